@@ -1,0 +1,84 @@
+"""The Litestar application factory: every route, the auth middleware, error shape and lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.stores.redis import RedisStore
+
+from backend.audit.controllers import AuditController
+from backend.config import Settings, get_settings
+from backend.core.database import database_connection
+from backend.core.errors import EXCEPTION_HANDLERS
+from backend.core.queue import connect_queue
+from backend.health.controllers import health
+from backend.workspaces.auth import BearerAuthMiddleware, provide_principal
+from backend.workspaces.controllers import (
+    ApiKeyController,
+    AuthController,
+    SettingsController,
+    UserController,
+)
+
+log = logging.getLogger(__name__)
+
+API_CONTROLLERS = [
+    AuthController,
+    ApiKeyController,
+    UserController,
+    SettingsController,
+    AuditController,
+]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    if not settings.redis_url:
+        raise RuntimeError(
+            "FLOWGATE_REDIS_URL is unset: start the api with `flowgate api`, which runs an embedded Redis"
+        )
+    redis_url = settings.redis_url
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with database_connection(pool_size=settings.db_pool_size):
+            app.state.queue = await connect_queue(redis_url)
+            try:
+                yield
+            finally:
+                await app.state.queue.aclose()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=API_CONTROLLERS,
+        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        dependencies={"principal": Provide(provide_principal)},
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[health, api],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        stores={"rate_limit": RedisStore.with_client(url=redis_url, namespace="flowgate:rate-limit")},
+        openapi_config=OpenAPIConfig(
+            title="Flowgate",
+            version="1.0.0",
+            description="Marketing chat flows, campaigns and one consent gate for every message.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="An API key (fgk_…) or a login session (fgs_…)"
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

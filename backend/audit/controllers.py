@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from backend.audit.tables import AuditEvent
+from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
+from backend.core.schemas import Output
+from backend.workspaces.auth import Principal, allow
+from backend.workspaces.roles import Role
+
+
+class AuditEventOut(Output):
+    id: int
+    at: datetime
+    actor: str
+    actor_user_id: int | None
+    action: str
+    target_type: str
+    target_id: str
+    data: dict[str, Any]
+
+
+class AuditController(Controller):
+    path = "/audit-log"
+    tags = ["audit"]
+    guards = [allow(read=Role.admin, write=Role.admin)]
+
+    @get("/", summary="Who changed what in this workspace, oldest first")
+    async def list_events(
+        self,
+        principal: Principal,
+        action: str | None = Parameter(default=None, description="Exact action, e.g. api_key.revoked"),
+        since: datetime | None = Parameter(default=None, description="Only events at or after this time"),
+        cursor: CursorParam = None,
+        limit: LimitParam = 50,
+    ) -> Page[AuditEventOut]:
+        query = AuditEvent.select().where(AuditEvent.workspace == principal.workspace_id).output(load_json=True)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        if since:
+            query = query.where(AuditEvent.at >= since)
+        rows, next_cursor = await fetch_page(query, AuditEvent.id, cursor, limit)
+        return Page(
+            items=[
+                AuditEventOut(
+                    id=row["id"],
+                    at=row["at"],
+                    actor=row["actor_label"],
+                    actor_user_id=row["actor_user"],
+                    action=row["action"],
+                    target_type=row["target_type"],
+                    target_id=row["target_id"],
+                    data=row["data"] or {},
+                )
+                for row in rows
+            ],
+            next_cursor=next_cursor,
+        )

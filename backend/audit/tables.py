@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from piccolo.columns import JSON, BigSerial, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from backend.workspaces.tables import Credential, User, Workspace
+
+
+class AuditEvent(Table, tablename="audit_events"):
+    id = BigSerial(primary_key=True)
+    workspace = ForeignKey(Workspace, on_delete=OnDelete.cascade, index=True, null=False)
+    at = Timestamptz(default=TimestamptzNow())
+    # Who: a user (UI session or CLI), or an API key; both may be gone later, the event stays.
+    actor_user = ForeignKey(User, on_delete=OnDelete.set_null, null=True)
+    actor_credential = ForeignKey(Credential, on_delete=OnDelete.set_null, null=True)
+    actor_label = Varchar(length=200, default="")
+    action = Varchar(length=64, index=True)
+    target_type = Varchar(length=64, default="")
+    target_id = Varchar(length=64, default="")
+    data = JSON(default={})

@@ -1,0 +1,118 @@
+"""The Piccolo engine for the configured database, migrations, and transactions that work on both engines.
+
+SQLite (the embedded default) has one writer and no pool; PostgreSQL (production) gets a connection
+pool per process. Services call :func:`transaction` and never care which one is underneath.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def engine_for_url(url: str) -> Engine:
+    """Build (but do not connect) the engine for a ``FLOWGATE_DATABASE_URL``."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteEngine(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
+    dsn = url.replace("postgres://", "postgresql://", 1)
+    database = urlparse(dsn).path.lstrip("/") or "postgres"
+    return PostgresEngine(config={"dsn": dsn, "database": database}, extensions=())
+
+
+def current_engine() -> Engine:
+    from piccolo.engine import engine_finder
+
+    engine = engine_finder()
+    if engine is None:  # pragma: no cover - PICCOLO_CONF is set by the backend package
+        raise RuntimeError("Piccolo found no engine: is PICCOLO_CONF pointing at backend.piccolo_conf?")
+    return engine
+
+
+def transaction(engine: Engine | None = None) -> contextlib.AbstractAsyncContextManager:
+    """A write transaction. SQLite takes its write lock up front, or read-then-write deadlocks."""
+    engine = engine or current_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+def prepare_sqlite_file(path: str) -> None:
+    """WAL lets the api, worker and ui processes read while one of them writes; it persists in the file."""
+    with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+@contextlib.asynccontextmanager
+async def database_connection(engine: Engine | None = None, pool_size: int = 10) -> AsyncIterator[Engine]:
+    """Open what a long-running process needs: a pool on PostgreSQL, nothing on SQLite."""
+    engine = engine or current_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=pool_size)
+    try:
+        yield engine
+    finally:
+        if isinstance(engine, PostgresEngine):
+            await engine.close_connection_pool()
+
+
+async def ping(engine: Engine | None = None) -> None:
+    """Raise when the database does not answer a trivial query."""
+    engine = engine or current_engine()
+    await engine.run_ddl("SELECT 1")
+
+
+async def migrate() -> None:
+    """Apply every pending migration of every app; applying them again does nothing."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        prepare_sqlite_file(engine.path)
+    with contextlib.redirect_stdout(_LogWriter()):
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
+
+
+class _LogWriter:
+    """Piccolo prints migration progress; route it to our log instead of stdout (the CLI prints JSON)."""
+
+    def write(self, text: str) -> None:
+        text = text.strip()
+        if text and not set(text) <= {"-"}:
+            log.debug("migrate: %s", text)
+
+    def flush(self) -> None:
+        pass
+
+
+async def pending_migrations() -> list[str]:
+    """Ids of migrations not yet applied, across every app (empty: the schema is current)."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+    from piccolo.conf.apps import Finder
+
+    manager = BaseMigrationManager()
+    await manager.create_migration_table()
+    pending: list[str] = []
+    finder = Finder()
+    for app_name in finder.get_sorted_app_names():
+        app_config = finder.get_app_config(app_name)
+        modules = manager.get_migration_modules(app_config.resolved_migrations_folder_path)
+        ran = set(await Migration.get_migrations_which_ran(app_name=app_config.app_name))
+        pending += [f"{app_config.app_name}:{mid}" for mid in manager.get_migration_ids(modules) if mid not in ran]
+    return pending

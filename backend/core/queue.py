@@ -1,0 +1,20 @@
+"""The arq job queue on Redis: one pool per process, used both to enqueue jobs and as the Redis client."""
+
+from __future__ import annotations
+
+from arq import ArqRedis, create_pool
+from arq.connections import RedisSettings
+
+QUEUE_NAME = "arq:queue"
+HEALTH_CHECK_KEY = QUEUE_NAME + ":health-check"
+
+
+def redis_settings(url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 3
+    return settings
+
+
+async def connect_queue(url: str) -> ArqRedis:
+    return await create_pool(redis_settings(url), default_queue_name=QUEUE_NAME)

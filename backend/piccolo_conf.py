@@ -1,0 +1,18 @@
+"""Piccolo's configuration module: the engine comes from ``FLOWGATE_DATABASE_URL``.
+
+Each domain registers its tables and migrations through its own ``piccolo_app``; add new domains to
+``APPS`` in dependency order.
+"""
+
+from piccolo.conf.apps import AppRegistry
+
+from backend.config import get_settings
+from backend.core.database import engine_for_url
+
+APPS = [
+    "backend.workspaces.piccolo_app",
+    "backend.audit.piccolo_app",
+]
+
+DB = engine_for_url(get_settings().database_url)
+APP_REGISTRY = AppRegistry(apps=APPS)

@@ -1,0 +1,1 @@
+"""Workspaces (tenants), their users, API keys and login sessions, and workspace settings."""
