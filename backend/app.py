@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
-                        type="http", scheme="bearer", description="An API key (fgk_…) or a login session (fgs_…)"
+                        type="http",
+                        scheme="bearer",
+                        description="An API key (fgk_…) or a login session (fgs_…)",
                     )
                 }
             ),

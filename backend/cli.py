@@ -25,11 +25,17 @@ DEFAULT_API_PORT = 8000
 DEFAULT_UI_PORT = 8080
 
 
+class ConfigProblem(click.ClickException):
+    """Bad configuration: exit status 2, like a usage error, so scripts can tell it from a crash."""
+
+    exit_code = 2
+
+
 def _settings(process: str) -> Settings:
     try:
         settings = get_settings()
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise ConfigProblem(str(exc)) from None
     configure_logging(settings.log_level, process)
     return settings
 

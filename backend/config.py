@@ -86,9 +86,7 @@ def _validate(settings: Settings) -> Settings:
     if settings.is_sqlite and not settings.database_url.removeprefix("sqlite:///"):
         raise ConfigError(f"{ENV_PREFIX}DATABASE_URL: the SQLite URL has no file path")
     if settings.redis_url is not None:
-        _check_url(
-            "redis_url", settings.redis_url, {"redis", "rediss", "unix"}, "redis://127.0.0.1:6379/0"
-        )
+        _check_url("redis_url", settings.redis_url, {"redis", "rediss", "unix"}, "redis://127.0.0.1:6379/0")
     _check_url("api_url", settings.api_url, {"http", "https"}, "http://127.0.0.1:8000")
     if settings.public_url is not None:
         _check_url("public_url", settings.public_url, {"http", "https"}, "https://flowgate.example.com")

@@ -108,7 +108,7 @@ def run_dev(settings: Settings, *, host: str, api_port: int, ui_port: int) -> in
         children: dict[str, subprocess.Popen[bytes]] = {}
         try:
             for name, args in commands.items():
-                children[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                children[name] = subprocess.Popen(
                     [sys.executable, "-m", "backend.cli", *args],
                     env=env,
                     start_new_session=True,
@@ -132,7 +132,9 @@ def run_dev(settings: Settings, *, host: str, api_port: int, ui_port: int) -> in
             _stop_children(children)
 
 
-def _print_banner(settings: Settings, api_url: str, ui_url: str, redis_url: str, demo_key: str | None) -> None:
+def _print_banner(
+    settings: Settings, api_url: str, ui_url: str, redis_url: str, demo_key: str | None
+) -> None:
     redis_note = "" if settings.redis_url else " (embedded, stops with flowgate dev)"
     database = settings.database_url
     if settings.is_sqlite:

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from backend.audit.tables import AuditEvent
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
 from backend.core.schemas import Output
-from backend.workspaces.auth import Principal, allow
+from backend.workspaces.auth import Caller, allow
 from backend.workspaces.roles import Role
 
 
@@ -17,7 +17,7 @@ class AuditEventOut(Output):
     id: int
     at: datetime
     actor: str
-    actor_user_id: int | None
+    actor_user_id: FromPath[int] | None
     action: str
     target_type: str
     target_id: str
@@ -32,13 +32,19 @@ class AuditController(Controller):
     @get("/", summary="Who changed what in this workspace, oldest first")
     async def list_events(
         self,
-        principal: Principal,
-        action: str | None = Parameter(default=None, description="Exact action, e.g. api_key.revoked"),
-        since: datetime | None = Parameter(default=None, description="Only events at or after this time"),
+        principal: Caller,
+        action: Annotated[
+            str | None, QueryParameter(description="Exact action, e.g. api_key.revoked")
+        ] = None,
+        since: Annotated[
+            datetime | None, QueryParameter(description="Only events at or after this time")
+        ] = None,
         cursor: CursorParam = None,
         limit: LimitParam = 50,
     ) -> Page[AuditEventOut]:
-        query = AuditEvent.select().where(AuditEvent.workspace == principal.workspace_id).output(load_json=True)
+        query = (
+            AuditEvent.select().where(AuditEvent.workspace == principal.workspace_id).output(load_json=True)
+        )
         if action:
             query = query.where(AuditEvent.action == action)
         if since:

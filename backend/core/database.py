@@ -60,12 +60,14 @@ def prepare_sqlite_file(path: str) -> None:
 async def database_connection(engine: Engine | None = None, pool_size: int = 10) -> AsyncIterator[Engine]:
     """Open what a long-running process needs: a pool on PostgreSQL, nothing on SQLite."""
     engine = engine or current_engine()
-    if isinstance(engine, PostgresEngine):
+    # Only the opener closes the pool: an in-process worker beside the api (tests) shares it.
+    owns_pool = isinstance(engine, PostgresEngine) and engine.pool is None
+    if owns_pool:
         await engine.start_connection_pool(min_size=1, max_size=pool_size)
     try:
         yield engine
     finally:
-        if isinstance(engine, PostgresEngine):
+        if owns_pool:
             await engine.close_connection_pool()
 
 
@@ -114,5 +116,7 @@ async def pending_migrations() -> list[str]:
         app_config = finder.get_app_config(app_name)
         modules = manager.get_migration_modules(app_config.resolved_migrations_folder_path)
         ran = set(await Migration.get_migrations_which_ran(app_name=app_config.app_name))
-        pending += [f"{app_config.app_name}:{mid}" for mid in manager.get_migration_ids(modules) if mid not in ran]
+        pending += [
+            f"{app_config.app_name}:{mid}" for mid in manager.get_migration_ids(modules) if mid not in ran
+        ]
     return pending

@@ -130,10 +130,7 @@ def _validation_problems(extra: Any) -> list[FieldProblem]:
 
 def handle_validation_exception(_: Request, exc: ValidationException) -> Response[Any]:
     problems = _validation_problems(exc.extra)
-    if problems:
-        detail = "; ".join(f"{p.field}: {p.message}" for p in problems)
-    else:
-        detail = exc.detail
+    detail = "; ".join(f"{p.field}: {p.message}" for p in problems) if problems else exc.detail
     return _respond(ErrorBody(400, "validation_error", detail, problems))
 
 

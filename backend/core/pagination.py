@@ -7,7 +7,7 @@ import binascii
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from piccolo.columns import Column
 from piccolo.query import Select
 
@@ -20,10 +20,10 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 LimitParam = Annotated[
-    int, Parameter(ge=1, le=MAX_LIMIT, default=DEFAULT_LIMIT, description="Items per page (1-500).")
+    int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1-500).")
 ]
 CursorParam = Annotated[
-    str | None, Parameter(default=None, description="`next_cursor` of the previous page.")
+    str | None, QueryParameter(description="`next_cursor` of the previous page.")
 ]
 
 
@@ -47,7 +47,9 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput("cursor", "not a cursor this API returned", source="query") from None
 
 
-async def fetch_page(query: Select, id_column: Column, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
+async def fetch_page(
+    query: Select, id_column: Column, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
     """Rows after ``cursor`` in id order, and the cursor of the next page (None on the last one)."""
     if cursor:
         query = query.where(id_column > decode_cursor(cursor))

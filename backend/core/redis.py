@@ -62,7 +62,7 @@ class EmbeddedRedis:
             "--logfile", "redis.log",
             "--daemonize", "no",
         ]  # fmt: skip
-        self.process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
+        self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent()
         )
         self.url = f"redis://127.0.0.1:{port}/0"

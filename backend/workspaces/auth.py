@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -62,9 +63,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         now = datetime.now(UTC)
         found = await service.authenticate(token, now)
         if found is None:
-            raise NotAuthorizedException(
-                "Invalid, expired or revoked API key", headers=_WWW_AUTHENTICATE
-            )
+            raise NotAuthorizedException("Invalid, expired or revoked API key", headers=_WWW_AUTHENTICATE)
         principal, last_used_at = found
         if last_used_at is None or (now - last_used_at).total_seconds() > _TOUCH_EVERY_S:
             await _record_use(connection, principal.credential_id, now)
@@ -109,3 +108,7 @@ def allow(*, read: Role = Role.viewer, write: Role = Role.marketer):
 
 async def provide_principal(request: ASGIConnection) -> Principal:
     return principal_of(request)
+
+
+Caller = NamedDependency[Principal]
+"""Annotation for the ``principal`` handler parameter: the authenticated caller."""

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
 from backend.workspaces import service
-from backend.workspaces.auth import Principal, allow
+from backend.workspaces.auth import Caller, allow
 from backend.workspaces.roles import Role
 from backend.workspaces.schemas import (
     ApiKeyCreate,
@@ -49,7 +50,7 @@ class AuthController(Controller):
         middleware=[login_rate_limit.middleware],
         summary="Exchange a user's email and password for a session token",
     )
-    async def login(self, data: LoginIn) -> SessionOut:
+    async def login(self, data: JSONBody[LoginIn]) -> SessionOut:
         token, expires_at, user, workspace = await service.login(data.email, data.password, _now())
         return SessionOut(
             token=token,
@@ -58,17 +59,23 @@ class AuthController(Controller):
             workspace=msgspec.convert(workspace, WorkspaceOut, strict=False),
         )
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="End the calling session or revoke the calling key")
-    async def logout(self, principal: Principal) -> None:
+    @post(
+        "/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="End the calling session or revoke the calling key",
+    )
+    async def logout(self, principal: Caller) -> None:
         await service.logout(principal, _now())
 
     @get("/me", summary="The caller: workspace, role, user and credential")
-    async def me(self, principal: Principal) -> MeOut:
+    async def me(self, principal: Caller) -> MeOut:
         workspace = await service.get_workspace(principal.workspace_id)
         user = await service.users_query(principal.workspace_id).where(User.id == principal.user_id).first()
-        credential = await Credential.select(Credential.kind, Credential.name, Credential.lookup).where(
-            Credential.id == principal.credential_id
-        ).first()
+        credential = (
+            await Credential.select(Credential.kind, Credential.name, Credential.lookup)
+            .where(Credential.id == principal.credential_id)
+            .first()
+        )
         prefix = "fgs" if credential["kind"] == "session" else "fgk"
         return MeOut(
             workspace=msgspec.convert(workspace, WorkspaceOut, strict=False),
@@ -87,22 +94,28 @@ class ApiKeyController(Controller):
 
     @get("/", summary="List the workspace's API keys (never their secrets)")
     async def list_keys(
-        self, principal: Principal, cursor: CursorParam = None, limit: LimitParam = 50
+        self, principal: Caller, cursor: CursorParam = None, limit: LimitParam = 50
     ) -> Page[ApiKeyOut]:
-        rows, next_cursor = await fetch_page(service.api_keys_query(principal.workspace_id), Credential.id, cursor, limit)
+        rows, next_cursor = await fetch_page(
+            service.api_keys_query(principal.workspace_id), Credential.id, cursor, limit
+        )
         return Page(items=[_api_key(row) for row in rows], next_cursor=next_cursor)
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create an API key; the response is the only time it is shown")
-    async def create_key(self, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Create an API key; the response is the only time it is shown",
+    )
+    async def create_key(self, principal: Caller, data: JSONBody[ApiKeyCreate]) -> ApiKeyCreated:
         token, row = await service.create_api_key(principal, data.name, data.role, data.expires_at, _now())
         return msgspec.convert({**service.api_key_out(row), "key": token}, ApiKeyCreated, strict=False)
 
     @get("/{key_id:int}", summary="One API key")
-    async def get_key(self, principal: Principal, key_id: int) -> ApiKeyOut:
+    async def get_key(self, principal: Caller, key_id: FromPath[int]) -> ApiKeyOut:
         return _api_key(await service.get_api_key(principal, key_id))
 
     @delete("/{key_id:int}", status_code=HTTP_200_OK, summary="Revoke an API key at once (it stays listed)")
-    async def revoke_key(self, principal: Principal, key_id: int) -> ApiKeyOut:
+    async def revoke_key(self, principal: Caller, key_id: FromPath[int]) -> ApiKeyOut:
         return _api_key(await service.revoke_api_key(principal, key_id, _now()))
 
 
@@ -117,25 +130,29 @@ class UserController(Controller):
 
     @get("/", summary="List the workspace's users")
     async def list_users(
-        self, principal: Principal, cursor: CursorParam = None, limit: LimitParam = 50
+        self, principal: Caller, cursor: CursorParam = None, limit: LimitParam = 50
     ) -> Page[UserOut]:
-        rows, next_cursor = await fetch_page(service.users_query(principal.workspace_id), User.id, cursor, limit)
+        rows, next_cursor = await fetch_page(
+            service.users_query(principal.workspace_id), User.id, cursor, limit
+        )
         return Page(items=[_user(row) for row in rows], next_cursor=next_cursor)
 
     @post("/", status_code=HTTP_201_CREATED, summary="Add a user to the workspace")
-    async def create_user(self, principal: Principal, data: UserCreate) -> UserOut:
+    async def create_user(self, principal: Caller, data: JSONBody[UserCreate]) -> UserOut:
         return _user(await service.create_user(principal, data.email, data.password, data.role, data.name))
 
     @get("/{user_id:int}", summary="One user")
-    async def get_user(self, principal: Principal, user_id: int) -> UserOut:
+    async def get_user(self, principal: Caller, user_id: FromPath[int]) -> UserOut:
         return _user(await service.get_user(principal, user_id))
 
     @patch("/{user_id:int}", summary="Change a user's name, role or password")
-    async def update_user(self, principal: Principal, user_id: int, data: UserPatch) -> UserOut:
+    async def update_user(
+        self, principal: Caller, user_id: FromPath[int], data: JSONBody[UserPatch]
+    ) -> UserOut:
         return _user(await service.update_user(principal, user_id, data))
 
     @delete("/{user_id:int}", status_code=HTTP_204_NO_CONTENT, summary="Remove a user and end their sessions")
-    async def delete_user(self, principal: Principal, user_id: int) -> None:
+    async def delete_user(self, principal: Caller, user_id: FromPath[int]) -> None:
         await service.delete_user(principal, user_id)
 
 
@@ -149,9 +166,9 @@ class SettingsController(Controller):
     guards = [allow(read=Role.viewer, write=Role.admin)]
 
     @get("/", summary="Workspace settings")
-    async def get_settings(self, principal: Principal) -> SettingsOut:
+    async def get_settings(self, principal: Caller) -> SettingsOut:
         return SettingsOut(**service.settings_out(await service.get_workspace(principal.workspace_id)))
 
     @patch("/", summary="Change workspace settings; fields left out keep their value")
-    async def update_settings(self, principal: Principal, data: SettingsPatch) -> SettingsOut:
+    async def update_settings(self, principal: Caller, data: JSONBody[SettingsPatch]) -> SettingsOut:
         return SettingsOut(**await service.update_settings(principal, data))

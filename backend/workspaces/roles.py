@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     viewer = "viewer"
     marketer = "marketer"
     admin = "admin"
@@ -21,7 +21,7 @@ class Role(str, enum.Enum):
 _RANKS = {Role.viewer: 0, Role.marketer: 1, Role.admin: 2}
 
 
-class CredentialKind(str, enum.Enum):
+class CredentialKind(enum.StrEnum):
     api_key = "api_key"
     """Made by an admin for an integration; lives until revoked or its expiry."""
     session = "session"

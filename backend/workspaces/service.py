@@ -418,7 +418,9 @@ async def update_settings(principal: Principal, patch: SettingsPatch) -> dict[st
         if values:
             await Workspace.update(values).where(Workspace.id == principal.workspace_id)
             after = settings_out(await get_workspace(principal.workspace_id))
-            changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+            changed = {
+                key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]
+            }
             if changed:
                 await audit.record(principal, principal.workspace_id, "settings.updated", data=changed)
     return settings_out(await get_workspace(principal.workspace_id))

@@ -1,12 +1,8 @@
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from enum import Enum
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import BigSerial
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import BigSerial, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
@@ -44,9 +40,7 @@ DESCRIPTION = "create workspaces, users and credentials"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="workspaces", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="workspaces", description=DESCRIPTION)
 
     manager.add_table(
         class_name="Credential",
@@ -55,13 +49,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="User", tablename="users", schema=None, columns=None
-    )
+    manager.add_table(class_name="User", tablename="users", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Workspace", tablename="workspaces", schema=None, columns=None
-    )
+    manager.add_table(class_name="Workspace", tablename="workspaces", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Credential",
@@ -122,9 +112,7 @@ async def forwards():
             "unique": False,
             "index": False,
             "index_method": IndexMethod.btree,
-            "choices": Enum(
-                "CredentialKind", {"api_key": "api_key", "session": "session"}
-            ),
+            "choices": Enum("CredentialKind", {"api_key": "api_key", "session": "session"}),
             "db_column_name": None,
             "secret": False,
         },

@@ -1,0 +1,197 @@
+"""The UI's only way to the backend: a small async client for Flowgate's HTTP API.
+
+The ui process never opens the database; every page reads and writes through the API, exactly like an
+integrator would, so the API stays the single place where rules (roles, validation, the consent gate)
+are enforced.
+
+One ``httpx.AsyncClient`` serves the whole process (a new client per request costs a TCP handshake and
+measured ~15x slower). Many browser sessions share that client, so the caller's token is passed with
+each request as a header and never stored on the client itself. Responses become either decoded JSON or
+one of two exceptions: :class:`ApiError` for an answer the API gave on purpose (4xx/5xx with Flowgate's
+error body) and :class:`BackendUnreachable` when no answer came at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+# A page waits for the API before it is sent to the browser, and NiceGUI gives a page a few seconds to
+# build: fail fast on a dead API instead of hanging until the page itself times out.
+TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+
+
+class ApiError(Exception):
+    """The API answered with an error: its status, its sentence for people, and per-field problems."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        field_errors: dict[str, str] | None = None,
+        *,
+        code: str = "",
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.field_errors = field_errors or {}
+        """First message per field, keyed by the field name the API used (e.g. ``"email"``)."""
+        self.code = code
+        self.retry_after = retry_after
+        """Seconds until a rate limit resets, when the API said so."""
+
+
+class BackendUnreachable(Exception):
+    """No answer from the API at all: connection refused, DNS failure or timeout."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class WorkspaceInfo(TypedDict):
+    id: int
+    name: str
+    created_at: str
+
+
+class UserInfo(TypedDict):
+    id: int
+    email: str
+    name: str
+    role: str
+    created_at: str
+
+
+class LoginResult(TypedDict):
+    token: str
+    expires_at: str
+    user: UserInfo
+    workspace: WorkspaceInfo
+
+
+class MeResult(TypedDict):
+    workspace: WorkspaceInfo
+    role: str
+    user: UserInfo | None
+    credential: dict[str, str]
+
+
+class WorkspaceSettings(TypedDict):
+    marketing_unsubscription_days: int
+
+
+@dataclass
+class BackendClient:
+    """The process-wide API client; :func:`start` and :func:`close` follow the ui app's lifespan."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    _client: httpx.AsyncClient | None = field(default=None, repr=False)
+
+    def configure(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=TIMEOUT,
+                headers={"Accept": "application/json", "User-Agent": "flowgate-ui"},
+                follow_redirects=False,
+            )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON body (``None`` for 204)."""
+        if self._client is None:  # a call before start-up, e.g. from a script: create it lazily
+            await self.start()
+        assert self._client is not None
+        request_headers = dict(headers or {})
+        if token:
+            request_headers["Authorization"] = f"Bearer {token}"
+        try:
+            response = await self._client.request(method, path, json=json, headers=request_headers)
+        except httpx.TransportError as exc:
+            raise BackendUnreachable(self.base_url, type(exc).__name__) from exc
+        return _decode(response)
+
+    # --- the endpoints the UI uses --------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            return await self.request("GET", "/health")
+        except ApiError as exc:
+            if exc.status == 503:  # answering but degraded: the login form can still try
+                return {"status": "unavailable"}
+            raise
+
+    async def login(self, email: str, password: str, *, client_ip: str | None = None) -> LoginResult:
+        # Every browser's login reaches the API from this one process; forwarding the browser's address
+        # lets the API rate-limit each person instead of the whole UI (it trusts this header from
+        # loopback only, the uvicorn default).
+        headers = {"X-Forwarded-For": client_ip} if client_ip else None
+        return await self.request(
+            "POST", "/api/v1/auth/login", json={"email": email, "password": password}, headers=headers
+        )
+
+    async def me(self, token: str) -> MeResult:
+        return await self.request("GET", "/api/v1/auth/me", token=token)
+
+    async def logout(self, token: str) -> None:
+        await self.request("POST", "/api/v1/auth/logout", token=token)
+
+    async def get_settings(self, token: str) -> WorkspaceSettings:
+        return await self.request("GET", "/api/v1/settings", token=token)
+
+    async def update_settings(self, token: str, changes: dict[str, Any]) -> WorkspaceSettings:
+        return await self.request("PATCH", "/api/v1/settings", token=token, json=changes)
+
+
+def _decode(response: httpx.Response) -> Any:
+    if response.is_success:
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        # Not Flowgate's error shape: a proxy page or a crash before the app answered.
+        raise ApiError(response.status_code, f"the API answered HTTP {response.status_code}")
+    field_errors: dict[str, str] = {}
+    for problem in body.get("errors") or []:
+        if isinstance(problem, dict) and "field" in problem:
+            field_errors.setdefault(str(problem["field"]), str(problem.get("message", "")))
+    reset = response.headers.get("retry-after") or response.headers.get("ratelimit-reset")
+    raise ApiError(
+        response.status_code,
+        str(body.get("detail") or f"HTTP {response.status_code}"),
+        field_errors,
+        code=str(body.get("error", "")),
+        retry_after=int(reset) if reset and reset.isdigit() else None,
+    )
+
+
+api = BackendClient()
+"""The one client of this process; :func:`ui.app.run_ui` points it at ``settings.api_url``."""
