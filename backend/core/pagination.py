@@ -19,12 +19,8 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
-LimitParam = Annotated[
-    int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1-500).")
-]
-CursorParam = Annotated[
-    str | None, QueryParameter(description="`next_cursor` of the previous page.")
-]
+LimitParam = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1-500).")]
+CursorParam = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.")]
 
 
 class Page(Output, Generic[T]):

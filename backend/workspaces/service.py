@@ -88,8 +88,7 @@ async def create_workspace(
                 )
             ).returning(Credential.id)
         )[0]
-        await audit.record(
-            None,
+        await audit.record_system(
             workspace["id"],
             "workspace.created",
             target_type="workspace",
@@ -271,7 +270,6 @@ async def create_api_key(
         )[0]
         await audit.record(
             principal,
-            principal.workspace_id,
             "api_key.created",
             target_type="api_key",
             target_id=row["id"],
@@ -295,7 +293,6 @@ async def revoke_api_key(principal: Principal, key_id: int, now: datetime) -> di
             row["revoked_at"] = now
             await audit.record(
                 principal,
-                principal.workspace_id,
                 "api_key.revoked",
                 target_type="api_key",
                 target_id=key_id,
@@ -338,7 +335,6 @@ async def create_user(principal: Principal, email: str, password: str, role: Rol
         )[0]
         await audit.record(
             principal,
-            principal.workspace_id,
             "user.created",
             target_type="user",
             target_id=row["id"],
@@ -377,7 +373,6 @@ async def update_user(principal: Principal, user_id: int, patch: UserPatch) -> d
                 )
             await audit.record(
                 principal,
-                principal.workspace_id,
                 "user.updated",
                 target_type="user",
                 target_id=user_id,
@@ -394,7 +389,6 @@ async def delete_user(principal: Principal, user_id: int) -> None:
         await User.delete().where(User.id == user_id)
         await audit.record(
             principal,
-            principal.workspace_id,
             "user.deleted",
             target_type="user",
             target_id=user_id,
@@ -422,5 +416,5 @@ async def update_settings(principal: Principal, patch: SettingsPatch) -> dict[st
                 key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]
             }
             if changed:
-                await audit.record(principal, principal.workspace_id, "settings.updated", data=changed)
+                await audit.record(principal, "settings.updated", data=changed)
     return settings_out(await get_workspace(principal.workspace_id))

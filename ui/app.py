@@ -1,0 +1,53 @@
+"""The NiceGUI application: page registration and ``run_ui``, which ``flowgate ui`` calls.
+
+Pages are registered by :func:`register_pages` rather than at import time, so the same code serves the
+real server and NiceGUI's ``User`` test simulation (which resets NiceGUI's globals between tests and
+runs a main file that calls :func:`run_ui` again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.responses import RedirectResponse
+from nicegui import app, ui
+from nicegui.storage import Storage
+
+from backend.config import Settings
+from ui.backend import api
+from ui.pages import login, placeholders, settings
+from ui.theme import FAVICON
+
+
+def register_pages(api_url: str) -> None:
+    """Point the API client at ``api_url``, tie it to the app's lifespan, and add every page."""
+    api.configure(api_url)
+    app.on_startup(api.start)
+    app.on_shutdown(api.close)
+
+    login.register()
+    placeholders.register()
+    settings.register()
+    ui.page("/")(_home)
+
+
+def _home() -> RedirectResponse:
+    return RedirectResponse("/flows", status_code=303)
+
+
+def run_ui(settings_: Settings, *, host: str, port: int) -> None:
+    """Serve the UI until interrupted; talks to the API at ``settings_.api_url`` only."""
+    # app.storage.user holds API session tokens: keep it next to the other secrets of this install
+    # instead of a ``.nicegui`` folder in whatever directory the process was started from.
+    Storage.path = (Path(settings_.data_dir) / "ui-storage").resolve()
+    register_pages(settings_.api_url)
+    ui.run(
+        host=host,
+        port=port,
+        title="Flowgate",
+        favicon=FAVICON,
+        storage_secret=settings_.resolved_secret_key(),
+        reload=False,
+        show=False,
+        show_welcome_message=False,
+    )

@@ -1,0 +1,1 @@
+"""One module per page (or family of pages); each exposes ``register()`` for :mod:`ui.app`."""
