@@ -7,6 +7,7 @@ runs a main file that calls :func:`run_ui` again).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi.responses import RedirectResponse
@@ -39,7 +40,9 @@ def run_ui(settings_: Settings, *, host: str, port: int) -> None:
     """Serve the UI until interrupted; talks to the API at ``settings_.api_url`` only."""
     # app.storage.user holds API session tokens: keep it next to the other secrets of this install
     # instead of a ``.nicegui`` folder in whatever directory the process was started from.
-    Storage.path = (Path(settings_.data_dir) / "ui-storage").resolve()
+    if "NICEGUI_STORAGE_PATH" not in os.environ and "NICEGUI_REDIS_URL" not in os.environ:
+        Storage.path = (Path(settings_.data_dir) / "ui-storage").resolve()
+        Storage.path.mkdir(mode=0o700, parents=True, exist_ok=True)
     register_pages(settings_.api_url)
     ui.run(
         host=host,

@@ -97,6 +97,7 @@ class BackendClient:
     _client: httpx.AsyncClient | None = field(default=None, repr=False)
 
     def configure(self, base_url: str) -> None:
+        """Set the API's address; takes effect when the client is (re)started."""
         self.base_url = base_url.rstrip("/")
 
     async def start(self) -> None:
@@ -138,12 +139,8 @@ class BackendClient:
     # --- the endpoints the UI uses --------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
-        try:
-            return await self.request("GET", "/health")
-        except ApiError as exc:
-            if exc.status == 503:  # answering but degraded: the login form can still try
-                return {"status": "unavailable"}
-            raise
+        """``/health``; a 503 (database or Redis down) raises :class:`ApiError` like any other error."""
+        return await self.request("GET", "/health")
 
     async def login(self, email: str, password: str, *, client_ip: str | None = None) -> LoginResult:
         # Every browser's login reaches the API from this one process; forwarding the browser's address

@@ -83,7 +83,8 @@ def shell_page(path: str, title: str) -> Callable[[PageBody], PageBody]:
 def shell(session: Session, current_path: str) -> Iterator[ui.column]:
     """Header and navigation drawer; the body of the ``with`` block fills the main column."""
     apply_theme()
-    drawer = ui.left_drawer(value=True, fixed=True).props("bordered width=232").classes("bg-white p-0")
+    # value=None: open on wide screens, a closed overlay (menu button) on phones.
+    drawer = ui.left_drawer(value=None, fixed=True).props("bordered width=232").classes("bg-white p-0")
     _header(session, drawer)
     with drawer:
         _navigation(session, current_path)
@@ -102,16 +103,16 @@ def _header(session: Session, drawer: ui.left_drawer) -> None:
             "lg:hidden"
         )
         logo(26)
-        ui.label("Flowgate").classes("text-lg font-semibold tracking-tight")
-        ui.label("/").classes("text-slate-300")
+        ui.label("Flowgate").classes("text-lg font-semibold tracking-tight max-sm:hidden")
+        ui.label("/").classes("text-slate-300 max-sm:hidden")
         ui.label(session.workspace_name).classes("text-slate-700 truncate").mark("workspace-name")
         ui.space()
-        with ui.column().classes("items-end gap-0 leading-tight"):
+        with ui.column().classes("items-end gap-0 leading-tight max-sm:hidden"):
             ui.label(session.email).classes("text-sm text-slate-800").mark("user-email")
             ui.label(ROLE_LABELS.get(session.role, session.role)).classes(
                 "text-xs text-slate-500 uppercase tracking-wide"
             ).mark("user-role")
-        ui.button("Log out", icon="logout", on_click=_logout).props("flat no-caps color=grey-8").mark(
+        ui.button("Log out", icon="logout", on_click=_logout).props("flat no-caps no-wrap color=grey-8").mark(
             "logout"
         )
 
@@ -124,8 +125,10 @@ def _navigation(session: Session, current_path: str) -> None:
             active = item.path == current_path
             with (
                 ui.item(on_click=lambda path=item.path: ui.navigate.to(path))
-                .props(f"{'active' if active else ''} active-class=nav-active")
-                .classes("rounded-lg mx-2 my-0.5" + (" bg-indigo-50 text-primary font-medium" if active else ""))
+                .props("active" if active else "")  # Quasar's active state: aria and text colour
+                .classes(
+                    "rounded-lg mx-2 my-0.5" + (" bg-indigo-50 text-primary font-medium" if active else "")
+                )
                 .mark(f"nav-{item.path.strip('/')}", *(["nav-active"] if active else []))
             ):
                 with ui.item_section().props("avatar").classes("min-w-0 pr-3"):
@@ -162,4 +165,3 @@ def page_heading(title: str, description: str) -> None:
     with ui.column().classes("gap-1"):
         ui.label(title).classes("text-2xl font-semibold text-slate-900").mark("page-title")
         ui.label(description).classes("text-slate-600")
-

@@ -27,6 +27,8 @@ def apply_theme() -> None:
     """Call first in every page function."""
     ui.colors(primary=PRIMARY)
     ui.query("body").classes("bg-slate-50")
+    # Pages lay out their own padding; NiceGUI's default would add a scrollbar to full-height pages.
+    ui.query(".nicegui-content").classes("p-0 gap-0")
 
 
 def logo(size_px: int = 28) -> ui.element:

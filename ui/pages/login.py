@@ -33,6 +33,8 @@ async def login_page(request: Request) -> Response | None:
         # No point asking for a password the API cannot check.
         render_unreachable(exc.url)
         return None
+    except ApiError:
+        pass  # it answers, if oddly: let the login attempt report what is wrong
     _login_form(target, client_ip=request.client.host if request.client else None)
     return None
 
@@ -61,7 +63,8 @@ def _login_form(target: str, *, client_ip: str | None) -> None:
                 .classes("w-full")
                 .mark("password")
             )
-            error = ui.label("").classes("text-sm text-red-700 min-h-5").mark("login-error")
+            error = ui.label("").classes("text-sm text-red-700 -mt-1").props("role=alert").mark("login-error")
+            error.bind_visibility_from(error, "text", backward=bool)
             button = (
                 ui.button("Sign in")
                 .props("unelevated no-caps size=md")

@@ -87,8 +87,12 @@ def _body_for(placeholder: Placeholder):
 
 def _empty_card(icon: str, title: str, text: str) -> None:
     with (
-        ui.card().classes("w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 "
-                          "rounded-xl bg-white").mark("empty-state"),
+        ui.card()
+        .classes(
+            "w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 "
+            "rounded-xl bg-white"
+        )
+        .mark("empty-state"),
     ):
         ui.icon(icon, size="2.5rem").classes("text-slate-400")
         ui.label(title).classes("text-lg font-medium text-slate-800")

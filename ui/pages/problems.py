@@ -21,16 +21,16 @@ def render_problem(title: str, text: str, *, icon: str = "error_outline") -> Non
         ui.icon(icon, size="2.5rem").classes("text-amber-600")
         ui.label(title).classes("text-xl font-semibold text-slate-900").mark("problem-title")
         ui.label(text).classes("text-slate-600")
-        ui.button("Retry", icon="refresh", on_click=lambda: ui.navigate.reload()).props("unelevated").classes(
-            "mt-2"
-        ).mark("retry")
+        ui.button("Retry", icon="refresh", on_click=lambda: ui.navigate.reload()).props(
+            "unelevated no-caps"
+        ).classes("mt-2").mark("retry")
 
 
 def render_unreachable(api_url: str) -> None:
     render_problem(
         f"Flowgate's API at {api_url} is not answering",
-        "The UI reaches everything through the API. Check that `flowgate api` is running and that "
-        "FLOWGATE_API_URL points at it, then retry.",
+        "The UI reaches everything through the API. Check that the api process (flowgate api) is "
+        "running and that FLOWGATE_API_URL points at it, then retry.",
         icon="cloud_off",
     )
 

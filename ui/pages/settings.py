@@ -20,7 +20,9 @@ def register() -> None:
 
 
 async def settings_body(session: Session) -> None:
-    page_heading("Settings", "Rules that apply to the whole workspace. Every role can read them; admins change them.")
+    page_heading(
+        "Settings", "Rules that apply to the whole workspace. Every role can read them; admins change them."
+    )
     try:
         current = await api.get_settings(session.token)
     except BackendUnreachable as exc:
@@ -49,9 +51,9 @@ async def settings_body(session: Session) -> None:
 
 def _days_read_only(current: WorkspaceSettings) -> None:
     days = current[DAYS_FIELD]
-    ui.label(f"{days} {'day' if days == 1 else 'days'}").classes("text-2xl font-semibold text-slate-900").mark(
-        "unsubscription-days-text"
-    )
+    ui.label(f"{days} {'day' if days == 1 else 'days'}").classes(
+        "text-2xl font-semibold text-slate-900"
+    ).mark("unsubscription-days-text")
     ui.label("Only workspace admins can change this.").classes("text-sm text-slate-500").mark("read-only")
 
 
@@ -63,7 +65,9 @@ def _days_form(session: Session, current: WorkspaceSettings) -> None:
             .classes("w-40")
             .mark("unsubscription-days")
         )
-        save = ui.button("Save", icon="save").props("unelevated no-caps").classes("mt-2").mark("save-settings")
+        save = (
+            ui.button("Save", icon="save").props("unelevated no-caps").classes("mt-2").mark("save-settings")
+        )
 
     async def submit() -> None:
         if days.value is None:
@@ -71,7 +75,7 @@ def _days_form(session: Session, current: WorkspaceSettings) -> None:
             return
         save.disable()
         try:
-            updated = await api.update_settings(session.token, {DAYS_FIELD: int(round(days.value))})
+            updated = await api.update_settings(session.token, {DAYS_FIELD: round(days.value)})
         except BackendUnreachable as exc:
             ui.notify(f"Not saved: Flowgate's API at {exc.url} is not answering.", type="negative")
         except ApiError as exc:
@@ -85,7 +89,9 @@ def _days_form(session: Session, current: WorkspaceSettings) -> None:
         else:
             days.error = None
             days.value = updated[DAYS_FIELD]
-            ui.notify(f"Saved: opt-outs from campaign replies now last {updated[DAYS_FIELD]} days.", type="positive")
+            ui.notify(
+                f"Saved: opt-outs from campaign replies now last {updated[DAYS_FIELD]} days.", type="positive"
+            )
         finally:
             save.enable()
 
@@ -94,6 +100,9 @@ def _days_form(session: Session, current: WorkspaceSettings) -> None:
 
 
 def _inline_problem(text: str) -> None:
-    with ui.card().classes("w-full max-w-2xl p-6 shadow-sm rounded-xl"), ui.row().classes("items-center gap-3"):
+    with (
+        ui.card().classes("w-full max-w-2xl p-6 shadow-sm rounded-xl"),
+        ui.row().classes("items-center gap-3"),
+    ):
         ui.icon("error_outline").classes("text-amber-600")
         ui.label(text).classes("text-slate-700").mark("inline-problem")
