@@ -133,6 +133,7 @@ def api(host: str, port: int) -> None:
             log_config=None,
             access_log=settings.log_level == "debug",
             proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
         )
 
 

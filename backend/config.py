@@ -41,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=200)] = 10
     """PostgreSQL connections per process."""
+    trusted_proxies: str = "127.0.0.1"
+    """Comma-separated addresses whose X-Forwarded-For the api believes (the ui, a reverse proxy); ``*`` for all."""
 
     @property
     def is_sqlite(self) -> bool:

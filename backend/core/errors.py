@@ -140,6 +140,11 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[Any]:
         log.error("server error: %s", exc.detail)
         return _respond(ErrorBody(status, "internal_error", "Internal server error"))
     headers = dict(exc.headers or {})
+    if status == 429 and "Retry-After" not in headers:
+        # Litestar's rate limiter sends the IETF RateLimit-* headers; clients and people know Retry-After.
+        reset = next((value for key, value in headers.items() if key.lower() == "ratelimit-reset"), None)
+        if reset is not None:
+            headers["Retry-After"] = str(reset)
     return _respond(ErrorBody(status, _CODES.get(status, "error"), exc.detail), headers or None)
 
 

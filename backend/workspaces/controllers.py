@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -31,8 +32,9 @@ from backend.workspaces.schemas import (
 )
 from backend.workspaces.tables import Credential, User
 
-# Guessing passwords should be slow: ten login attempts per minute per client address.
-login_rate_limit = RateLimitConfig(rate_limit=("minute", 10), store="rate_limit", set_rate_limit_headers=True)
+# Per client address, against one address spraying many accounts; each account also locks after ten
+# failed attempts (see service.login), which is what stops guessing one password.
+login_rate_limit = RateLimitConfig(rate_limit=("minute", 30), store="rate_limit", set_rate_limit_headers=True)
 
 
 def _now() -> datetime:
@@ -50,8 +52,10 @@ class AuthController(Controller):
         middleware=[login_rate_limit.middleware],
         summary="Exchange a user's email and password for a session token",
     )
-    async def login(self, data: JSONBody[LoginIn]) -> SessionOut:
-        token, expires_at, user, workspace = await service.login(data.email, data.password, _now())
+    async def login(self, data: JSONBody[LoginIn], state: State) -> SessionOut:
+        token, expires_at, user, workspace = await service.login(
+            data.email, data.password, _now(), state.queue
+        )
         return SessionOut(
             token=token,
             expires_at=expires_at,

@@ -3,11 +3,14 @@ workspace id and filters by it, so another workspace's rows are simply not found
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from msgspec import UNSET
+from redis.asyncio import Redis
 
 from backend.audit import service as audit
 from backend.core.database import transaction
@@ -167,15 +170,39 @@ async def record_credential_use(credential_id: int, at: datetime) -> None:
     )
 
 
-async def login(email: str, password: str, now: datetime) -> tuple[str, datetime, dict, dict]:
-    """A session token for a user's email and password. Wrong email and wrong password look the same."""
+MAX_FAILED_LOGINS = 10
+FAILED_LOGIN_WINDOW_S = 15 * 60
+
+
+def _failures_key(email: str) -> str:
+    return f"flowgate:login-failures:{hashlib.sha256(email.encode()).hexdigest()}"
+
+
+async def login(email: str, password: str, now: datetime, redis: Redis) -> tuple[str, datetime, dict, dict]:
+    """A session token for a user's email and password. Wrong email and wrong password look the same.
+
+    Failed attempts are counted per account (OWASP's advice): a login through the ui arrives from the
+    ui's address, so a per-address limit alone would let one guesser lock everyone out, or nobody.
+    """
     email = email.strip().lower()
+    failures_key = _failures_key(email)
+    if int(await redis.get(failures_key) or 0) >= MAX_FAILED_LOGINS:
+        wait = max(await redis.ttl(failures_key), 1)
+        raise TooManyRequestsException(
+            f"Too many failed sign-ins for this account; try again in {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
     user = await User.select().where(User.email == email).first()
     if user is None:
         burn_password_check(password)
-        raise _bad_login()
-    if not verify_password(user["password_hash"], password):
-        raise _bad_login()
+    if user is None or not verify_password(user["password_hash"], password):
+        async with redis.pipeline(transaction=True) as pipe:
+            # The window starts at the first failure (SET NX), and INCR keeps the key's expiry.
+            pipe.set(failures_key, 0, ex=FAILED_LOGIN_WINDOW_S, nx=True)
+            pipe.incr(failures_key)
+            await pipe.execute()
+        raise NotAuthorizedException("Wrong email or password")
+    await redis.delete(failures_key)
     token, lookup = new_token(SESSION_PREFIX)
     expires_at = now + SESSION_LIFETIME
     await Credential.insert(
@@ -193,12 +220,6 @@ async def login(email: str, password: str, now: datetime) -> tuple[str, datetime
     )
     workspace = await get_workspace(user["workspace"])
     return token, expires_at, user, workspace
-
-
-def _bad_login():
-    from litestar.exceptions import NotAuthorizedException
-
-    return NotAuthorizedException("Wrong email or password")
 
 
 async def logout(principal: Principal, now: datetime) -> None:

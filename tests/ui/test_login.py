@@ -64,7 +64,7 @@ async def test_navigation_moves_between_pages_and_highlights_the_current_one(
 
 
 async def test_too_many_attempts_are_explained(user: User, tenant: Tenant, live_api: str) -> None:
-    # Use up this address' ten attempts a minute directly, then try once more through the UI.
+    # Use up the account's ten failed attempts directly, then try once more through the UI.
     async with httpx.AsyncClient(base_url=live_api) as direct:
         for _ in range(10):
             response = await direct.post(
@@ -72,7 +72,7 @@ async def test_too_many_attempts_are_explained(user: User, tenant: Tenant, live_
             )
             assert response.status_code == 401
     await log_in(user, tenant.admin_email, tenant.admin_password)
-    await see(user, "Too many sign-in attempts from this address.")
+    await see(user, "Too many sign-in attempts.")
     await user.should_not_see(marker="workspace-name")
 
 

@@ -106,7 +106,7 @@ def _login_error_text(exc: ApiError) -> str:
         return "Wrong email or password."
     if exc.status == 429:
         wait = f"{exc.retry_after} seconds" if exc.retry_after else "a minute"
-        return f"Too many sign-in attempts from this address. Wait {wait}, then try again."
+        return f"Too many sign-in attempts. Wait {wait}, then try again."
     if exc.status == 400 and exc.field_errors:
         return "; ".join(f"{field}: {message}" for field, message in exc.field_errors.items())
     return f"Sign-in failed: {exc.detail}"

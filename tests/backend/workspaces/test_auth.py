@@ -195,3 +195,26 @@ async def test_login_is_rate_limited(client, tenant):
         statuses.append(response.status_code)
     assert statuses[:10] == [401] * 10
     assert statuses[-1] == 429
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["error"] == "rate_limited"
+
+
+async def test_failed_logins_lock_only_that_account_and_success_resets(client, make_tenant):
+    acme, globex = await make_tenant("Acme"), await make_tenant("Globex")
+    for _ in range(9):
+        await client.post("/api/v1/auth/login", json={"email": acme.admin_email, "password": "wrong-pass"})
+    good = await client.post(
+        "/api/v1/auth/login", json={"email": acme.admin_email, "password": acme.admin_password}
+    )
+    assert good.status_code == 200  # nine failures, then the right password: in, and the count starts over
+
+    for _ in range(10):
+        await client.post("/api/v1/auth/login", json={"email": acme.admin_email, "password": "wrong-pass"})
+    locked = await client.post(
+        "/api/v1/auth/login", json={"email": acme.admin_email, "password": acme.admin_password}
+    )
+    assert locked.status_code == 429  # even the right password waits out the lock
+    other = await client.post(
+        "/api/v1/auth/login", json={"email": globex.admin_email, "password": globex.admin_password}
+    )
+    assert other.status_code == 200
