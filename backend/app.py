@@ -82,5 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
         ),
+        # Every Flowgate process shares one log format (backend/logs.py); Litestar's would replace it.
+        logging_config=None,
         debug=False,
     )

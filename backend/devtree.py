@@ -88,10 +88,13 @@ def run_dev(settings: Settings, *, host: str, api_port: int, ui_port: int) -> in
     client_host = _client_host(host)
     api_url = f"http://{client_host}:{api_port}"
 
-    def _on_sigterm(*_: object) -> None:
+    def _on_signal(*_: object) -> None:
         raise _Stop
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGINT too: a shell that starts us in the background hands us SIGINT ignored, and Ctrl-C in a
+    # terminal or `kill -INT` must still stop the tree.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     with redis_url_or_embedded(settings.redis_url, settings.data_dir) as redis_url:
         env = {
             **os.environ,
@@ -122,13 +125,16 @@ def run_dev(settings: Settings, *, host: str, api_port: int, ui_port: int) -> in
                         log.error("%s exited with code %s; stopping everything", name, child.returncode)
                         return 1
                 time.sleep(0.5)
-        except (KeyboardInterrupt, _Stop):
+        except _Stop:
             print("\nstopping flowgate…", flush=True)
             return 0
         except RuntimeError as exc:
             log.error("%s", exc)
             return 1
         finally:
+            # A second Ctrl-C must not interrupt the orderly stop (the children would outlive us).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             _stop_children(children)
 
 
