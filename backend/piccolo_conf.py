@@ -12,6 +12,7 @@ from backend.core.database import engine_for_url
 APPS = [
     "backend.workspaces.piccolo_app",
     "backend.audit.piccolo_app",
+    "backend.flows.piccolo_app",
 ]
 
 DB = engine_for_url(get_settings().database_url)

@@ -120,3 +120,20 @@ async def pending_migrations() -> list[str]:
             f"{app_config.app_name}:{mid}" for mid in manager.get_migration_ids(modules) if mid not in ran
         ]
     return pending
+
+
+def locked(query):
+    """``SELECT … FOR UPDATE`` on PostgreSQL. SQLite has no row locks, and needs none: :func:`transaction`
+    takes the database's single write lock up front."""
+    if isinstance(current_engine(), SQLiteEngine):
+        return query
+    return query.lock_rows()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """Did a write fail on a unique index (two writers raced for the same slot)?"""
+    import asyncpg
+
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)

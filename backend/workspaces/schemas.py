@@ -98,10 +98,13 @@ class ApiKeyCreated(ApiKeyOut):
 
 class SettingsOut(Output):
     marketing_unsubscription_days: int = DEFAULT_MARKETING_UNSUBSCRIPTION_DAYS
+    allow_private_urls: bool = False
+    """Whether flow HTTP requests and webhooks may call loopback, private or link-local addresses."""
 
 
 class SettingsPatch(Input):
     marketing_unsubscription_days: UnsubscribeDays | UnsetType = UNSET
+    allow_private_urls: bool | UnsetType = UNSET
 
 
 class WorkspaceCreated(Output):

@@ -421,7 +421,10 @@ async def delete_user(principal: Principal, user_id: int) -> None:
 
 
 def settings_out(workspace: dict[str, Any]) -> dict[str, Any]:
-    return {"marketing_unsubscription_days": workspace["marketing_unsubscription_days"]}
+    return {
+        "marketing_unsubscription_days": workspace["marketing_unsubscription_days"],
+        "allow_private_urls": workspace["allow_private_urls"],
+    }
 
 
 async def update_settings(principal: Principal, patch: SettingsPatch) -> dict[str, Any]:
@@ -430,6 +433,8 @@ async def update_settings(principal: Principal, patch: SettingsPatch) -> dict[st
         values: dict[Any, Any] = {}
         if patch.marketing_unsubscription_days is not UNSET:
             values[Workspace.marketing_unsubscription_days] = patch.marketing_unsubscription_days
+        if patch.allow_private_urls is not UNSET:
+            values[Workspace.allow_private_urls] = patch.allow_private_urls
         if values:
             await Workspace.update(values).where(Workspace.id == principal.workspace_id)
             after = settings_out(await get_workspace(principal.workspace_id))

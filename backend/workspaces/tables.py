@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     BigSerial,
+    Boolean,
     ForeignKey,
     Integer,
     OnDelete,
@@ -24,6 +25,9 @@ class Workspace(Table, tablename="workspaces"):
     created_at = Timestamptz(default=TimestamptzNow())
     # Settings (one row per workspace, so they live here rather than in a key-value table).
     marketing_unsubscription_days = Integer(default=DEFAULT_MARKETING_UNSUBSCRIPTION_DAYS)
+    # Outbound HTTP (flow HTTP requests, webhooks) to loopback/private/link-local addresses is refused
+    # unless an admin allows it, e.g. for an on-premises CRM or a test setup.
+    allow_private_urls = Boolean(default=False)
 
 
 class User(Table, tablename="users"):
