@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -18,7 +19,9 @@ from backend.config import Settings, get_settings
 from backend.core.database import database_connection
 from backend.core.errors import EXCEPTION_HANDLERS
 from backend.core.queue import connect_queue
+from backend.flows.controllers import FlowController
 from backend.health.controllers import health
+from backend.previews.controllers import PreviewController
 from backend.workspaces.auth import BearerAuthMiddleware, provide_principal
 from backend.workspaces.controllers import (
     ApiKeyController,
@@ -35,6 +38,8 @@ API_CONTROLLERS = [
     UserController,
     SettingsController,
     AuditController,
+    FlowController,
+    PreviewController,
 ]
 
 
@@ -50,9 +55,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with database_connection(pool_size=settings.db_pool_size):
             app.state.queue = await connect_queue(redis_url)
+            app.state.http = httpx.AsyncClient(headers={"User-Agent": "Flowgate"})
             try:
                 yield
             finally:
+                await app.state.http.aclose()
                 await app.state.queue.aclose()
 
     api = Router(

@@ -26,6 +26,10 @@ class FieldProblem(msgspec.Struct, omit_defaults=True):
     field: str
     message: str
     source: str | None = None
+    node_id: str | None = None
+    """For problems inside a flow graph: the node at fault."""
+    code: str | None = None
+    """A stable code when the problem has one (flow validation codes)."""
 
 
 class ErrorBody(msgspec.Struct):

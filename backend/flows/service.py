@@ -1,0 +1,241 @@
+"""Drafts, validation and publishing. Every query is scoped to the caller's workspace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from backend.audit import service as audit
+from backend.core.database import is_unique_violation, locked, transaction
+from backend.core.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
+from backend.flows.tables import Flow, FlowVersion
+from backend.workspaces.auth import Principal
+from flows.schema import FlowGraph, FormatError, StartNode, decode_graph, graph_to_builtins
+from flows.validation import Problem, validate
+
+NEW_FLOW_GRAPH: dict[str, Any] = {
+    "format_version": 1,
+    "nodes": [{"kind": "start", "id": "start", "label": "Start", "position": {"x": 0, "y": 0}}],
+    "edges": [],
+}
+
+
+def parse_graph(raw: dict[str, Any], field: str = "graph") -> FlowGraph:
+    try:
+        return decode_graph(raw)
+    except FormatError as exc:
+        message = str(exc).replace("`$.", f"`$.{field}.")
+        raise InvalidInput(field, message) from None
+
+
+def trigger_of(graph: FlowGraph) -> str:
+    starts = [node for node in graph.nodes if isinstance(node, StartNode)]
+    return starts[0].trigger if starts else "manual"
+
+
+def status_of(row: dict[str, Any]) -> str:
+    if row["latest_version"] is None:
+        return "draft"
+    return "published" if row["published_revision"] == row["revision"] else "draft_ahead"
+
+
+def flow_out(row: dict[str, Any], *, with_graph: bool) -> dict[str, Any]:
+    out = {
+        "id": row["id"],
+        "name": row["name"],
+        "status": status_of(row),
+        "revision": row["revision"],
+        "latest_version": row["latest_version"],
+        "trigger": trigger_of(parse_graph(row["draft"])) if with_graph else row.get("trigger", "manual"),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+    if with_graph:
+        out["graph"] = row["draft"]
+    return out
+
+
+def flows_query(workspace_id: int, *columns: Any):
+    return Flow.select(*columns).where(Flow.workspace == workspace_id).output(load_json=True)
+
+
+async def get_flow(principal: Principal, flow_id: int) -> dict[str, Any]:
+    row = await flows_query(principal.workspace_id).where(Flow.id == flow_id).first()
+    if row is None:
+        raise NotFound("flow", flow_id)
+    return row
+
+
+async def create_flow(principal: Principal, name: str, graph: dict[str, Any] | None) -> dict[str, Any]:
+    parsed = parse_graph(graph if graph is not None else NEW_FLOW_GRAPH)
+    async with transaction():
+        row = (
+            await Flow.insert(
+                Flow(
+                    workspace=principal.workspace_id,
+                    name=name.strip(),
+                    draft=graph_to_builtins(parsed),
+                    created_by=principal.user_id,
+                )
+            ).returning(Flow.id)
+        )[0]
+        await audit.record(
+            principal, "flow.created", target_type="flow", target_id=row["id"], data={"name": name}
+        )
+    return await get_flow(principal, row["id"])
+
+
+async def update_flow(
+    principal: Principal,
+    flow_id: int,
+    *,
+    name: str | None,
+    graph: dict[str, Any] | None,
+    revision: int | None,
+) -> dict[str, Any]:
+    """Save the draft if it is still at ``revision``; a concurrent save in between is a 409, never lost."""
+    if revision is None:
+        raise InvalidInput(
+            "revision", "send the revision you loaded (or an If-Match header) so no save is lost"
+        )
+    values: dict[Any, Any] = {Flow.revision: Flow.revision + 1, Flow.updated_at: datetime.now(UTC)}
+    if name is not None:
+        values[Flow.name] = name.strip()
+    if graph is not None:
+        values[Flow.draft] = graph_to_builtins(parse_graph(graph))
+    updated = (
+        await Flow.update(values)
+        .where(
+            (Flow.id == flow_id) & (Flow.workspace == principal.workspace_id) & (Flow.revision == revision)
+        )
+        .returning(Flow.id)
+    )
+    if not updated:
+        current = await get_flow(principal, flow_id)  # 404 when it is not ours
+        raise Conflict(
+            f"revision: the draft changed since revision {revision} (now {current['revision']}); "
+            "reload it and apply your change again"
+        )
+    return await get_flow(principal, flow_id)
+
+
+async def delete_flow(principal: Principal, flow_id: int) -> None:
+    async with transaction():
+        row = await get_flow(principal, flow_id)
+        await Flow.delete().where(Flow.id == flow_id)
+        await audit.record(
+            principal, "flow.deleted", target_type="flow", target_id=flow_id, data={"name": row["name"]}
+        )
+
+
+def problems_out(problems: list[Problem]) -> list[dict[str, Any]]:
+    return [msgspec.to_builtins(problem) for problem in problems]
+
+
+def validate_graph(graph: FlowGraph) -> list[Problem]:
+    # Group and category ids are checked once those domains exist (audience issue).
+    return validate(graph)
+
+
+async def publish(principal: Principal, flow_id: int, revision: int | None) -> dict[str, Any]:
+    """Freeze the draft as the next numbered version; an unchanged draft returns the latest version."""
+    try:
+        return await _publish(principal, flow_id, revision)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise Conflict("another publish of this flow finished first; reload and try again") from None
+        raise
+
+
+async def _publish(principal: Principal, flow_id: int, revision: int | None) -> dict[str, Any]:
+    async with transaction():
+        row = await locked(flows_query(principal.workspace_id).where(Flow.id == flow_id)).first()
+        if row is None:
+            raise NotFound("flow", flow_id)
+        if revision is not None and revision != row["revision"]:
+            raise Conflict(
+                f"revision: the draft is at revision {row['revision']}, not {revision}; reload it first"
+            )
+        graph = parse_graph(row["draft"])
+        problems = validate_graph(graph)
+        if problems:
+            raise Unprocessable(
+                f"the flow has {len(problems)} problem(s); fix them before publishing. First: {problems[0].message}",
+                [
+                    FieldProblem(
+                        field=f"graph.{problem.field}" if problem.field else "graph",
+                        message=problem.message,
+                        source="body",
+                        node_id=problem.node_id,
+                        code=problem.code,
+                    )
+                    for problem in problems
+                ],
+            )
+        if row["latest_version"] is not None and row["published_revision"] == row["revision"]:
+            latest = await _version_row(principal, flow_id, row["latest_version"])
+            return {
+                "flow_id": flow_id,
+                "version": latest["number"],
+                "published_at": latest["published_at"],
+                "created": False,
+            }
+        number = (row["latest_version"] or 0) + 1
+        version = (
+            await FlowVersion.insert(
+                FlowVersion(
+                    workspace=principal.workspace_id,
+                    flow=flow_id,
+                    number=number,
+                    graph=graph_to_builtins(graph),
+                    trigger=trigger_of(graph),
+                    published_by=principal.label,
+                )
+            ).returning(FlowVersion.published_at)
+        )[0]
+        await Flow.update({Flow.latest_version: number, Flow.published_revision: row["revision"]}).where(
+            Flow.id == flow_id
+        )
+        await audit.record(
+            principal, "flow.published", target_type="flow", target_id=flow_id, data={"version": number}
+        )
+    return {"flow_id": flow_id, "version": number, "published_at": version["published_at"], "created": True}
+
+
+def versions_query(workspace_id: int, flow_id: int, *columns: Any):
+    return (
+        FlowVersion.select(*columns)
+        .where((FlowVersion.workspace == workspace_id) & (FlowVersion.flow == flow_id))
+        .output(load_json=True)
+    )
+
+
+async def _version_row(principal: Principal, flow_id: int, number: int) -> dict[str, Any]:
+    row = await versions_query(principal.workspace_id, flow_id).where(FlowVersion.number == number).first()
+    if row is None:
+        raise NotFound(f"version {number} of flow", flow_id)
+    return row
+
+
+async def list_versions(principal: Principal, flow_id: int) -> list[dict[str, Any]]:
+    await get_flow(principal, flow_id)
+    return await versions_query(
+        principal.workspace_id,
+        flow_id,
+        FlowVersion.number,
+        FlowVersion.trigger,
+        FlowVersion.published_at,
+        FlowVersion.published_by,
+    ).order_by(FlowVersion.number, ascending=False)
+
+
+async def get_version(principal: Principal, flow_id: int, number: int | None = None) -> dict[str, Any]:
+    """One published version; ``None`` means the latest. 404 when the flow was never published."""
+    if number is None:
+        flow = await get_flow(principal, flow_id)
+        if flow["latest_version"] is None:
+            raise NotFound(f"a published version of flow {flow_id} (publish it first); version")
+        number = flow["latest_version"]
+    return await _version_row(principal, flow_id, number)
