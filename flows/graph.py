@@ -50,7 +50,9 @@ class CompiledFlow:
             nodes.setdefault(node.id, node)
         targets: dict[tuple[str, str], str] = {}
         for edge in graph.edges:
-            if edge.source in nodes and edge.target in nodes:
+            # An edge to a missing node is kept: a run that follows it fails with ``unknown_node``
+            # instead of quietly ending as if the port were unconnected.
+            if edge.source in nodes:
                 targets.setdefault((edge.source, edge.source_port), edge.target)
         starts = [node.id for node in graph.nodes if isinstance(node, StartNode)]
         button_waits = frozenset(

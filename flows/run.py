@@ -49,6 +49,9 @@ class ButtonTap(Struct, tag="button", kw_only=True):
     button_id: str
     text: str = ""
     """The button's title as the contact saw it (providers send both)."""
+    message_ref: str = ""
+    """The message whose button was tapped, when the provider says (WhatsApp's context id): a late tap
+    on an older message is then ignored instead of answering the current one."""
 
 
 class TimerFired(Struct, tag="timer", kw_only=True):
@@ -141,7 +144,8 @@ class EndRun(Struct, tag="end_run", kw_only=True):
     status: Literal["completed", "failed"]
     reason: str
     """``end`` (an end node), ``no_path`` (an output left unconnected or in ``ends``),
-    ``step_budget_exceeded``, ``no_start``, ``unknown_node``."""
+    ``step_budget_exceeded``, ``no_start``, ``unknown_node`` (an edge to a missing node, or a state
+    from another version), ``invalid_node`` (settings the interpreter cannot act on)."""
     node_id: str | None = None
 
 

@@ -13,8 +13,9 @@ Rendering never fails: a missing value renders as its default, or as nothing.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,28 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def render(text: str, context: Mapping[str, Any]) -> str:
+Escape = Callable[[str], str]
+
+
+def url_component(value: str) -> str:
+    """For values inside a URL: ``a&b=c`` must not add a query parameter."""
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+def json_string_content(value: str) -> str:
+    """For values inside a JSON body: a quote in a contact's name must not break (or inject into) it."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def header_value(value: str) -> str:
+    """For header values: no line breaks, so a value cannot add headers."""
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def render(text: str, context: Mapping[str, Any], escape: Escape | None = None) -> str:
+    """Fill the placeholders. ``escape`` applies to substituted values only, never to the template."""
     if "{{" not in text:
         return text
 
@@ -102,7 +124,9 @@ def render(text: str, context: Mapping[str, Any]) -> str:
             default = match["dq"] if match["dq"] is not None else match["sq"]
             if default is None and match["bare"] is not None:
                 default = match["bare"].strip()
-            return default or ""
-        return _as_text(value)
+            rendered = default or ""
+        else:
+            rendered = _as_text(value)
+        return escape(rendered) if escape is not None else rendered
 
     return _PLACEHOLDER.sub(_replace, text)

@@ -137,3 +137,19 @@ def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
+def contains_text(column, text: str):
+    """A case-insensitive "contains" filter that treats ``%`` and ``_`` in the text literally.
+
+    PostgreSQL: ILIKE, whose default escape character is the backslash. SQLite has no ILIKE and no
+    default LIKE escape, so there it is ``instr`` on lower-cased text.
+    """
+    from piccolo.query.mixins import WhereRaw
+
+    if isinstance(current_engine(), SQLiteEngine):
+        return WhereRaw(
+            f"instr(lower({column._meta.get_full_name(with_alias=False)}), lower({{}})) > 0", text
+        )
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%")

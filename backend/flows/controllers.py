@@ -10,6 +10,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import UNSET
 
+from backend.core.database import contains_text
 from backend.core.errors import InvalidInput
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
 from backend.flows import service
@@ -33,7 +34,7 @@ from flows.schema import json_schema
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
-        header="If-Match", description="The flow's ETag (its revision) as loaded; alternative to `revision`"
+        name="If-Match", description="The flow's ETag (its revision) as loaded; alternative to `revision`"
     ),
 ]
 
@@ -80,7 +81,7 @@ class FlowController(Controller):
             Flow.updated_at,
         )
         if name:
-            query = query.where(Flow.name.ilike(f"%{name}%"))
+            query = query.where(contains_text(Flow.name, name))
         rows, next_cursor = await fetch_page(query, Flow.id, cursor, limit)
         return Page(
             items=[msgspec.convert(service.flow_out(row, with_graph=False), FlowSummary) for row in rows],
@@ -123,6 +124,7 @@ class FlowController(Controller):
     @post(
         "/{flow_id:int}/validate",
         status_code=HTTP_200_OK,
+        opt={"read_only": True},
         summary="Problems of the draft, or of a given graph",
     )
     async def validate_flow(

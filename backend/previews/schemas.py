@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from msgspec import Meta, Struct
 
 from backend.core.schemas import Input, Output
@@ -22,7 +23,7 @@ class PreviewCreate(Input):
     flow_id: int
     version: Annotated[int, Meta(ge=1)] | None = None
     """A published version number; none = the latest."""
-    contact: TestContact = TestContact()
+    contact: TestContact = msgspec.field(default_factory=TestContact)
     seed: int = 0
     """Fixes the outcome of random splits, so a preview can be replayed."""
 

@@ -94,10 +94,12 @@ def principal_of(connection: ASGIConnection) -> Principal:
 def allow(*, read: Role = Role.viewer, write: Role = Role.marketer):
     """A guard: safe methods need ``read``, every other method (and WebSocket writes) needs ``write``."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
         principal = principal_of(connection)
         method = connection.scope.get("method", "GET")
-        needed = read if method in _SAFE_METHODS else write
+        # A POST that changes nothing (validating a graph) is marked ``opt={"read_only": True}``.
+        safe = method in _SAFE_METHODS or handler.opt.get("read_only", False)
+        needed = read if safe else write
         if not principal.role.allows(needed):
             raise PermissionDeniedException(
                 f"This action needs the {needed.value} role; the caller's role is {principal.role.value}"

@@ -284,3 +284,15 @@ async def test_graph_schema_is_served(client, tenant):
     schema = (await client.get("/api/v1/flows/graph-schema", headers=tenant.headers("viewer"))).json()
     assert "FlowGraph" in str(schema)
     assert "send_message" in str(schema)
+
+
+async def test_name_filter_takes_wildcards_literally(client, tenant):
+    await _create(client, tenant, name="50% off")
+    await _create(client, tenant, name="500 club")
+    listed = (await client.get("/api/v1/flows", params={"name": "0%"}, headers=tenant.headers())).json()[
+        "items"
+    ]
+    assert [flow["name"] for flow in listed] == ["50% off"]
+    assert (await client.get("/api/v1/flows", params={"name": "_"}, headers=tenant.headers())).json()[
+        "items"
+    ] == []
