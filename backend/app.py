@@ -14,14 +14,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.redis import RedisStore
 
+from backend.audience import controllers as audience
 from backend.audit.controllers import AuditController
 from backend.config import Settings, get_settings
+from backend.consent import controllers as consent
+from backend.consent.public import PUBLIC_ROUTES
 from backend.core.database import database_connection
 from backend.core.errors import EXCEPTION_HANDLERS
 from backend.core.queue import connect_queue
 from backend.flows.controllers import FlowController
 from backend.health.controllers import health
+from backend.imports import controllers as imports
 from backend.previews.controllers import PreviewController
+from backend.senders import controllers as senders
+from backend.webhooks import controllers as webhooks
 from backend.workspaces.auth import BearerAuthMiddleware, provide_principal
 from backend.workspaces.controllers import (
     ApiKeyController,
@@ -40,6 +46,11 @@ API_CONTROLLERS = [
     AuditController,
     FlowController,
     PreviewController,
+    *audience.CONTROLLERS,
+    *imports.CONTROLLERS,
+    *senders.CONTROLLERS,
+    *consent.CONTROLLERS,
+    *webhooks.CONTROLLERS,
 ]
 
 
@@ -70,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[health, api],
+        route_handlers=[health, api, *PUBLIC_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         stores={"rate_limit": RedisStore.with_client(url=redis_url, namespace="flowgate:rate-limit")},

@@ -13,6 +13,11 @@ APPS = [
     "backend.workspaces.piccolo_app",
     "backend.audit.piccolo_app",
     "backend.flows.piccolo_app",
+    "backend.audience.piccolo_app",
+    "backend.imports.piccolo_app",
+    "backend.senders.piccolo_app",
+    "backend.consent.piccolo_app",
+    "backend.webhooks.piccolo_app",
 ]
 
 DB = engine_for_url(get_settings().database_url)

@@ -11,12 +11,18 @@ from typing import Any
 
 from arq.worker import Worker
 
+from backend.audience import tasks as audience_tasks
+from backend.consent import tasks as consent_tasks
 from backend.core.database import database_connection
 from backend.core.queue import HEALTH_CHECK_KEY, QUEUE_NAME, redis_settings
+from backend.imports import tasks as import_tasks
+from backend.senders import tasks as sender_tasks
+from backend.webhooks import tasks as webhook_tasks
 from backend.workspaces import tasks as workspace_tasks
 
-FUNCTIONS = [*workspace_tasks.FUNCTIONS]
-CRON_JOBS = [*workspace_tasks.CRON_JOBS]
+_DOMAINS = [workspace_tasks, audience_tasks, import_tasks, sender_tasks, consent_tasks, webhook_tasks]
+FUNCTIONS = [function for domain in _DOMAINS for function in domain.FUNCTIONS]
+CRON_JOBS = [job for domain in _DOMAINS for job in domain.CRON_JOBS]
 
 
 async def _startup(ctx: dict[str, Any]) -> None:

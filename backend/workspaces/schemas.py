@@ -100,11 +100,17 @@ class SettingsOut(Output):
     marketing_unsubscription_days: int = DEFAULT_MARKETING_UNSUBSCRIPTION_DAYS
     allow_private_urls: bool = False
     """Whether flow HTTP requests and webhooks may call loopback, private or link-local addresses."""
+    default_phone_region: str = ""
+    """ISO 3166 country code used to read phone numbers written without +country code; empty: none."""
+    timezone: str = "UTC"
+    """Time zone of contacts that have none of their own."""
 
 
 class SettingsPatch(Input):
     marketing_unsubscription_days: UnsubscribeDays | UnsetType = UNSET
     allow_private_urls: bool | UnsetType = UNSET
+    default_phone_region: Annotated[str, Meta(max_length=2)] | UnsetType = UNSET
+    timezone: Annotated[str, Meta(max_length=64)] | UnsetType = UNSET
 
 
 class WorkspaceCreated(Output):

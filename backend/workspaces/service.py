@@ -420,10 +420,33 @@ async def delete_user(principal: Principal, user_id: int) -> None:
 # --- settings ---------------------------------------------------------------------------------------
 
 
+def _phone_region(value: str) -> str:
+    import phonenumbers
+
+    region = value.strip().upper()
+    if region and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(
+            "default_phone_region", f"{value!r} is not an ISO 3166 country code such as PT or US"
+        )
+    return region
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("timezone", f"{value!r} is not an IANA time zone such as Europe/Lisbon") from None
+    return value
+
+
 def settings_out(workspace: dict[str, Any]) -> dict[str, Any]:
     return {
         "marketing_unsubscription_days": workspace["marketing_unsubscription_days"],
         "allow_private_urls": workspace["allow_private_urls"],
+        "default_phone_region": workspace["default_phone_region"],
+        "timezone": workspace["timezone"],
     }
 
 
@@ -435,6 +458,10 @@ async def update_settings(principal: Principal, patch: SettingsPatch) -> dict[st
             values[Workspace.marketing_unsubscription_days] = patch.marketing_unsubscription_days
         if patch.allow_private_urls is not UNSET:
             values[Workspace.allow_private_urls] = patch.allow_private_urls
+        if patch.default_phone_region is not UNSET:
+            values[Workspace.default_phone_region] = _phone_region(patch.default_phone_region)
+        if patch.timezone is not UNSET:
+            values[Workspace.timezone] = _timezone(patch.timezone)
         if values:
             await Workspace.update(values).where(Workspace.id == principal.workspace_id)
             after = settings_out(await get_workspace(principal.workspace_id))

@@ -28,6 +28,10 @@ class Workspace(Table, tablename="workspaces"):
     # Outbound HTTP (flow HTTP requests, webhooks) to loopback/private/link-local addresses is refused
     # unless an admin allows it, e.g. for an on-premises CRM or a test setup.
     allow_private_urls = Boolean(default=False)
+    default_phone_region = Varchar(length=2, default="")
+    """ISO 3166 country (``PT``) for phone numbers written without +country code; empty: require E.164."""
+    timezone = Varchar(length=64, default="UTC")
+    """For contacts without their own time zone (delays until a time of day, schedules)."""
 
 
 class User(Table, tablename="users"):

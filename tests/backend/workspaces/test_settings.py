@@ -8,7 +8,12 @@ import pytest
 async def test_defaults_to_thirty_days(client, tenant):
     response = await client.get("/api/v1/settings", headers=tenant.headers("viewer"))
     assert response.status_code == 200
-    assert response.json() == {"marketing_unsubscription_days": 30, "allow_private_urls": False}
+    assert response.json() == {
+        "marketing_unsubscription_days": 30,
+        "allow_private_urls": False,
+        "default_phone_region": "",
+        "timezone": "UTC",
+    }
 
 
 async def test_patch_changes_and_persists(client, tenant):
@@ -38,6 +43,8 @@ async def test_empty_patch_keeps_values(client, tenant):
         ({"marketing_unsubscription_days": "thirty"}, "marketing_unsubscription_days", "Expected `int`"),
         ({"marketing_unsubscription_days": None}, "marketing_unsubscription_days", "got `null`"),
         ({"marketing_unsubscription_day": 5}, "marketing_unsubscription_day", "unknown field"),
+        ({"default_phone_region": "XX"}, "default_phone_region", "ISO 3166"),
+        ({"timezone": "Mars/Olympus"}, "timezone", "IANA"),
     ],
 )
 async def test_bad_values_name_the_field_and_change_nothing(client, tenant, body, field, fragment):
