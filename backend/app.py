@@ -18,6 +18,7 @@ from backend.audience import controllers as audience
 from backend.audit.controllers import AuditController
 from backend.config import Settings, get_settings
 from backend.consent import controllers as consent
+from backend.consent.categories import CategoryController
 from backend.consent.public import PUBLIC_ROUTES
 from backend.core.database import database_connection
 from backend.core.errors import EXCEPTION_HANDLERS
@@ -49,6 +50,7 @@ API_CONTROLLERS = [
     *audience.CONTROLLERS,
     *imports.CONTROLLERS,
     *senders.CONTROLLERS,
+    CategoryController,
     *consent.CONTROLLERS,
     *webhooks.CONTROLLERS,
 ]

@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger(__name__)
 
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 class FieldProblem(msgspec.Struct, omit_defaults=True):
@@ -125,9 +125,9 @@ def _validation_problems(extra: Any) -> list[FieldProblem]:
         field = str(item.get("key") or "body")
         if field == "data":
             field = "body"
-        # msgspec names an unknown key in its message, not in the path.
-        if (unknown := _UNKNOWN_FIELD.search(message)) is not None:
-            field = f"{field}.{unknown[1]}" if field != "body" else unknown[1]
+        # msgspec names an unknown or missing key in its message, not in the path.
+        if (named := _NAMED_FIELD.search(message)) is not None:
+            field = f"{field}.{named[1]}" if field != "body" else named[1]
         problems.append(FieldProblem(field, message, item.get("source")))
     return problems
 

@@ -2,5 +2,25 @@
 
 from __future__ import annotations
 
-FUNCTIONS: list = []
-CRON_JOBS: list = []
+from typing import Any
+
+from arq import Retry, cron
+
+from backend.imports import runner
+
+
+async def run_import(ctx: dict[str, Any], import_id: int) -> str:
+    """Run (or continue) one import; safe to deliver twice, see :mod:`backend.imports.runner`."""
+    try:
+        return await runner.run_import(import_id, queue=ctx["redis"])
+    except runner.RetryLater as later:
+        raise Retry(defer=later.defer) from later
+
+
+async def sweep_imports(ctx: dict[str, Any]) -> list[int]:
+    """Every minute: re-enqueue imports whose job was lost or whose worker died."""
+    return await runner.sweep(ctx["redis"])
+
+
+FUNCTIONS = [run_import, sweep_imports]
+CRON_JOBS = [cron(sweep_imports, second={30}, unique=True)]

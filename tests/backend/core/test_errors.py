@@ -35,3 +35,10 @@ async def test_a_body_with_bad_fields_names_one_of_them_and_its_source(client, t
     assert body["errors"], body
     assert body["errors"][0]["field"] in {"password", "role"}
     assert body["errors"][0]["source"] == "body"
+
+
+async def test_a_missing_required_field_is_named(client, tenant):
+    response = await client.post("/api/v1/api-keys", json={"role": "viewer"}, headers=tenant.headers())
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "name"
+    assert "name" in response.json()["detail"]
