@@ -119,6 +119,7 @@ class ContactsImport(ImportKind):
 
     async def prepare(self, job: ImportJob) -> None:
         job.state["region"] = await phone_region(job.workspace_id)
+        await bulk.keep_statistics(job.state, 0, force=True)
         group_id = job.options.get("group_id")
         if group_id is not None:
             exists = await Group.exists().where(
@@ -171,6 +172,7 @@ class ContactsImport(ImportKind):
                 target.id = ids[("phone", target.phone)] if target.phone else ids[("email", target.email)]
         if changed:
             await bulk.update_contacts([{"id": target.id, **target.values()} for target in changed], now)
+        await bulk.keep_statistics(job.state, len(new))
         group_id = job.options.get("group_id")
         if group_id is not None and touched:
             await _add_to_group(job.workspace_id, group_id, [target.id for target in touched])

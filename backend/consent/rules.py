@@ -44,8 +44,9 @@ def blocking_conditions(
 ) -> tuple[str, list[Any]]:
     """SQL conditions (Piccolo ``{}`` placeholders) true for the entries ``alias`` that block ``target``.
 
-    ``address_sql`` is the address to match: ``"{}"`` for a parameter (then append the address to the
-    returned arguments) or a column such as ``"contacts"."phone"`` for an anti-join.
+    ``address_sql`` is the address to match: ``"{}"`` for a parameter (then insert the address into the
+    returned arguments at index 2, the position of its placeholder, between channel and ``now``) or a
+    column such as ``"contacts"."phone"`` for an anti-join (no argument).
     """
     sql = [
         f"{alias}.workspace = {{}}",

@@ -16,7 +16,9 @@ At-least-once delivery, designed in:
   transaction, so a stalled run that was taken over cannot commit again.
 * ``skip`` resumes: a re-run after a crash re-scans, skips the rows up to the committed checkpoint and
   continues; the batch that was in flight was rolled back, so nothing is applied or counted twice.
-* ``reject`` restarts: nothing is committed before the final transaction, so a re-run starts over.
+* ``reject`` resumes its validation pass from the last checkpoint (it writes nothing but progress and
+  errors) and then applies the whole file in one transaction started in a fresh time slice; a crash in
+  that transaction leaves nothing applied and the next run applies again.
 * Long files are processed in time slices shorter than arq's job timeout: a slice commits its last
   batch, releases the lease and enqueues the continuation (``import:{id}:from:{row}``).
 * Unexpected errors release the lease and retry later; after :data:`MAX_FAILED_RUNS` the import fails.
@@ -49,9 +51,9 @@ HEARTBEAT_SECONDS = 1.0
 MAX_ERRORS_KEPT = 1000
 MAX_FAILED_RUNS = 3
 UNIQUE_RETRIES = 3
-REJECT_MAX_ROWS = 200_000
-"""``on_error=reject`` applies the whole file in one transaction, which must end within one job (and,
-on SQLite, holds the single write lock meanwhile): ~15 s for 200,000 contacts on a small machine."""
+REJECT_MAX_ROWS = 100_000
+"""``on_error=reject`` applies the whole file in one transaction, which must end within one job (60 s
+timeout) and, on SQLite, holds the single write lock meanwhile: ~30 s for 100,000 contacts here."""
 
 
 class RetryLater(Exception):
@@ -133,6 +135,7 @@ class _Run:
         self.token = claim.token
         self.kind = kind
         self.queue = queue
+        self.slice_seconds = slice_seconds or 0.0
         self.deadline = None if slice_seconds is None else time.monotonic() + slice_seconds
         self.mode = upload["options"].get("on_error", "skip")
         self.job = ImportJob(
@@ -157,15 +160,21 @@ class _Run:
     # --- passes -------------------------------------------------------------------------------------
 
     async def execute(self) -> str:
-        if self.mode == "reject" or self.claim.phase != "applying":
+        phase = self.claim.phase
+        if phase not in ("validating", "applying"):  # a fresh start, or a crash while scanning
             if self.mode == "reject":
                 self._reset_counts()
             self.total = await self._scan()
             phase = "validating" if self.mode == "reject" else "applying"
             await self._save({Import.total_rows: self.total, **self._counts()}, phase=phase)
-        if self.mode == "reject":
-            return await self._reject()
-        return await self._skip()
+        if self.mode == "skip":
+            return await self._skip()
+        if phase == "validating":
+            if not await self._validate():
+                return await self._continue_later()
+            if self._out_of_time(share=0.5):
+                return await self._continue_later()  # the one-transaction apply gets a whole slice
+        return await self._reject_apply()
 
     async def _scan(self) -> int:
         await leases.renew(self.id, self.token, _now(), phase="scanning")
@@ -183,7 +192,7 @@ class _Run:
     async def _skip(self) -> str:
         async for batch in self._batches(after=self.processed):
             await self._apply_batch(batch)
-            if self.deadline is not None and time.monotonic() > self.deadline and batch.last < self.total:
+            if self._out_of_time() and batch.last < self.total:
                 return await self._continue_later()
         await self._complete()
         return "completed"
@@ -207,24 +216,39 @@ class _Run:
                     continue
                 raise
 
-    async def _reject(self) -> str:
-        problems = 0
-        async for batch in self._batches(after=0):
+    def _out_of_time(self, share: float = 1.0) -> bool:
+        """Past ``share`` of this run's time slice (never, without a queue to continue on)."""
+        if self.deadline is None:
+            return False
+        return time.monotonic() > self.deadline - self.slice_seconds * (1 - share)
+
+    async def _validate(self) -> bool:
+        """Reject mode, first pass: validate every row without writing, resuming from the checkpoint.
+        Until the end of the pass ``skipped`` counts the rows with errors. False: the slice ended first."""
+        async for batch in self._batches(after=self.processed):
             _, errors = await self.kind.validate(self.job, batch.rows) if batch.rows else ([], [])
             batch_errors = [*batch.errors, *errors]
-            problems += len({error.row for error in batch_errors})
+            self.skipped += len({error.row for error in batch_errors})
             self.processed = batch.last
             self._keep_errors(batch_errors)
+            if self._out_of_time() and batch.last < self.total:
+                await self._save(self._counts(), phase="validating")
+                return False
             if time.monotonic() - self.last_beat > HEARTBEAT_SECONDS:
                 await self._save(self._counts(), phase="validating")
                 self.last_beat = time.monotonic()
-        if problems:
-            self.skipped = self.total
+        if self.skipped:
+            problems = self.skipped
+            self.processed = self.skipped = self.total
             raise _Failed(
                 f"{problems} row(s) have errors; with on_error=reject nothing was imported. "
                 "Fix them and upload the file again"
             )
+        self._reset_counts()
         await self._save(self._counts(), phase="applying")
+        return True
+
+    async def _reject_apply(self) -> str:
         try:
             await self._apply_all()
         except _Failed:

@@ -37,7 +37,9 @@ async def test_create_read_update_delete(client, tenant):
     assert fetched.json() == contact
 
     patched = await client.patch(
-        f"{URL}/{contact['id']}", json={"name": "Ana S.", "timezone": None}, headers=tenant.headers("marketer")
+        f"{URL}/{contact['id']}",
+        json={"name": "Ana S.", "timezone": None},
+        headers=tenant.headers("marketer"),
     )
     assert patched.status_code == 200, patched.text
     after = patched.json()
@@ -147,7 +149,9 @@ async def test_list_filters(client, tenant):
     cy = (await _create(client, tenant, phone="+14155550103", email="cy@shop.example", name="Cy")).json()
     group = (await client.post("/api/v1/groups", json={"name": "G"}, headers=tenant.headers())).json()
     await client.post(
-        f"/api/v1/groups/{group['id']}/members", json={"contact_ids": [bob["id"], cy["id"]]}, headers=tenant.headers()
+        f"/api/v1/groups/{group['id']}/members",
+        json={"contact_ids": [bob["id"], cy["id"]]},
+        headers=tenant.headers(),
     )
 
     async def ids(**params):
@@ -168,10 +172,16 @@ async def test_list_filters(client, tenant):
 
     first = (await client.get(URL, params={"limit": 2}, headers=tenant.headers())).json()
     assert [item["id"] for item in first["items"]] == [ana["id"], bob["id"]]
-    rest = (await client.get(URL, params={"limit": 2, "cursor": first["next_cursor"]}, headers=tenant.headers())).json()
+    rest = (
+        await client.get(URL, params={"limit": 2, "cursor": first["next_cursor"]}, headers=tenant.headers())
+    ).json()
     assert [item["id"] for item in rest["items"]] == [cy["id"]] and rest["next_cursor"] is None
 
-    for params, field in (({"phone": "abc"}, "phone"), ({"email": "nope"}, "email"), ({"group_id": 999999}, "group_id")):
+    for params, field in (
+        ({"phone": "abc"}, "phone"),
+        ({"email": "nope"}, "email"),
+        ({"group_id": 999999}, "group_id"),
+    ):
         response = await client.get(URL, params=params, headers=tenant.headers())
         assert response.status_code == 400, params
         assert response.json()["errors"][0]["field"] == field
@@ -181,7 +191,9 @@ async def test_roles_viewer_reads_marketer_writes(client, tenant):
     assert (await _create(client, tenant, role="viewer", email="v@example.com")).status_code == 403
     contact = (await _create(client, tenant, role="marketer", email="m@example.com")).json()
     for method, body in (("PATCH", {"name": "x"}), ("DELETE", None)):
-        response = await client.request(method, f"{URL}/{contact['id']}", json=body, headers=tenant.headers("viewer"))
+        response = await client.request(
+            method, f"{URL}/{contact['id']}", json=body, headers=tenant.headers("viewer")
+        )
         assert response.status_code == 403, method
     assert (await client.get(URL, headers=tenant.headers("viewer"))).status_code == 200
 
@@ -193,13 +205,19 @@ async def test_deleting_a_contact_keeps_its_consent_history_and_removes_membersh
     contact = (await _create(client, tenant, phone="+14155550111")).json()
     group = (await client.post("/api/v1/groups", json={"name": "G"}, headers=tenant.headers())).json()
     await client.post(
-        f"/api/v1/groups/{group['id']}/members", json={"contact_ids": [contact["id"]]}, headers=tenant.headers()
+        f"/api/v1/groups/{group['id']}/members",
+        json={"contact_ids": [contact["id"]]},
+        headers=tenant.headers(),
     )
     await OptOutEntry.insert(
-        OptOutEntry(workspace=tenant.id, channel="sms", address="+14155550111", source="keyword", self_service=True)
+        OptOutEntry(
+            workspace=tenant.id, channel="sms", address="+14155550111", source="keyword", self_service=True
+        )
     )
     await ConsentEvent.insert(
-        ConsentEvent(workspace=tenant.id, channel="sms", address="+14155550111", kind="opt_out", source="keyword")
+        ConsentEvent(
+            workspace=tenant.id, channel="sms", address="+14155550111", kind="opt_out", source="keyword"
+        )
     )
 
     assert (await client.delete(f"{URL}/{contact['id']}", headers=tenant.headers())).status_code == 204

@@ -31,7 +31,9 @@ async def test_group_crud_and_unique_names(client, tenant):
     assert duplicate.status_code == 409
     assert "name" in duplicate.json()["detail"]
     assert (await client.post(URL, json={"name": ""}, headers=tenant.headers())).status_code == 400
-    assert (await client.post(URL, json={"name": "   "}, headers=tenant.headers())).json()["errors"][0]["field"] == "name"
+    assert (await client.post(URL, json={"name": "   "}, headers=tenant.headers())).json()["errors"][0][
+        "field"
+    ] == "name"
 
     other = (await client.post(URL, json={"name": "Orders"}, headers=tenant.headers())).json()
     rename = await client.patch(f"{URL}/{other['id']}", json={"name": "Newsletter"}, headers=tenant.headers())
@@ -51,7 +53,9 @@ async def test_group_crud_and_unique_names(client, tenant):
     assert [item["id"] for item in listed["items"]] == [group["id"]]
 
     assert (await client.delete(f"{URL}/{group['id']}", headers=tenant.headers("viewer"))).status_code == 403
-    assert (await client.delete(f"{URL}/{group['id']}", headers=tenant.headers("marketer"))).status_code == 204
+    assert (
+        await client.delete(f"{URL}/{group['id']}", headers=tenant.headers("marketer"))
+    ).status_code == 204
     assert (await client.get(f"{URL}/{group['id']}", headers=tenant.headers())).status_code == 404
 
 
@@ -69,7 +73,9 @@ async def test_members_add_and_remove_are_idempotent(client, tenant):
         "already_members": 0,
         "member_count": 3,
     }
-    again = (await client.post(members, json={"contact_ids": [*ids, ids[0]]}, headers=tenant.headers())).json()
+    again = (
+        await client.post(members, json={"contact_ids": [*ids, ids[0]]}, headers=tenant.headers())
+    ).json()
     assert again["requested"] == 5 and again["added"] == 2 and again["already_members"] == 3
     assert again["member_count"] == 5
 
@@ -80,7 +86,9 @@ async def test_members_add_and_remove_are_idempotent(client, tenant):
     removed = await client.request("DELETE", members, json={"contact_ids": ids[:2]}, headers=tenant.headers())
     assert removed.status_code == 200
     assert removed.json()["removed"] == 2 and removed.json()["member_count"] == 3
-    repeat = (await client.request("DELETE", members, json={"contact_ids": ids[:2]}, headers=tenant.headers())).json()
+    repeat = (
+        await client.request("DELETE", members, json={"contact_ids": ids[:2]}, headers=tenant.headers())
+    ).json()
     assert repeat["removed"] == 0 and repeat["not_members"] == 2 and repeat["member_count"] == 3
 
 
@@ -106,7 +114,9 @@ async def test_unknown_or_foreign_ids_refuse_the_whole_request(client, make_tena
 async def test_member_list_limits(client, tenant):
     group = (await client.post(URL, json={"name": "G"}, headers=tenant.headers())).json()
     members = f"{URL}/{group['id']}/members"
-    too_many = await client.post(members, json={"contact_ids": list(range(1, 10_002))}, headers=tenant.headers())
+    too_many = await client.post(
+        members, json={"contact_ids": list(range(1, 10_002))}, headers=tenant.headers()
+    )
     assert too_many.status_code == 400
     assert too_many.json()["errors"][0]["field"] == "contact_ids"
     empty = await client.post(members, json={"contact_ids": []}, headers=tenant.headers())
@@ -128,14 +138,18 @@ async def test_ten_thousand_members_in_one_request(client, tenant):
     ids = [row["id"] for row in await Contact.select(Contact.id).where(Contact.workspace == tenant.id)]
     group = (await client.post(URL, json={"name": "Big"}, headers=tenant.headers())).json()
 
-    response = await client.post(f"{URL}/{group['id']}/members", json={"contact_ids": ids}, headers=tenant.headers())
+    response = await client.post(
+        f"{URL}/{group['id']}/members", json={"contact_ids": ids}, headers=tenant.headers()
+    )
     assert response.status_code == 200, response.text
     assert response.json()["added"] == 10_000
 
     seen, cursor = [], None
     while True:
         params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get(f"{URL}/{group['id']}/members", params=params, headers=tenant.headers())).json()
+        page = (
+            await client.get(f"{URL}/{group['id']}/members", params=params, headers=tenant.headers())
+        ).json()
         seen += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:

@@ -16,7 +16,9 @@ NOW = datetime.now(UTC)
 
 
 async def _group(tenant, name="Customers", bypass=False) -> int:
-    row = await Group.insert(Group(workspace=tenant.id, name=name, bypass_opt_out_filter=bypass)).returning(Group.id)
+    row = await Group.insert(Group(workspace=tenant.id, name=name, bypass_opt_out_filter=bypass)).returning(
+        Group.id
+    )
     return row[0]["id"]
 
 
@@ -33,7 +35,9 @@ async def _members(tenant, group_id, count, *, with_email=False, with_phone=True
     ]
     contacts = []
     for start in range(0, len(rows), 1000):
-        contacts += await Contact.insert(*rows[start : start + 1000]).returning(Contact.id, Contact.phone, Contact.email)
+        contacts += await Contact.insert(*rows[start : start + 1000]).returning(
+            Contact.id, Contact.phone, Contact.email
+        )
     contacts.sort(key=lambda row: row["id"])
     for start in range(0, len(contacts), 1000):
         await GroupMember.insert(
@@ -53,7 +57,13 @@ async def _opt_out(tenant, address, channel="sms", **values):
 
 async def _sender(tenant, name, channel="sms") -> int:
     row = await Sender.insert(
-        Sender(workspace=tenant.id, name=name, channel=channel, provider="sandbox", address=f"+1202555{random.randint(1000, 9999)}")
+        Sender(
+            workspace=tenant.id,
+            name=name,
+            channel=channel,
+            provider="sandbox",
+            address=f"+1202555{random.randint(1000, 9999)}",
+        )
     ).returning(Sender.id)
     return row[0]["id"]
 
@@ -69,7 +79,9 @@ async def _listed(client, tenant, group_id, **params) -> tuple[list[int], dict]:
     ids, cursor, page = [], None, {}
     while True:
         query = {"limit": 500, **params, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(f"/api/v1/groups/{group_id}/members", params=query, headers=tenant.headers("viewer"))
+        response = await client.get(
+            f"/api/v1/groups/{group_id}/members", params=query, headers=tenant.headers("viewer")
+        )
         assert response.status_code == 200, response.text
         page = response.json()
         ids += [item["id"] for item in page["items"]]
@@ -79,7 +91,9 @@ async def _listed(client, tenant, group_id, **params) -> tuple[list[int], dict]:
 
 
 async def _audience(client, tenant, group_id, **params) -> dict:
-    response = await client.get(f"/api/v1/groups/{group_id}/audience", params=params, headers=tenant.headers("viewer"))
+    response = await client.get(
+        f"/api/v1/groups/{group_id}/audience", params=params, headers=tenant.headers("viewer")
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -267,14 +281,18 @@ async def test_the_listing_agrees_with_the_gates_rule_for_every_entry(client, te
                 expected = [
                     contact["id"]
                     for contact in contacts
-                    if not any(entry_blocks(entry, target, contact["phone"], datetime.now(UTC)) for entry in entries)
+                    if not any(
+                        entry_blocks(entry, target, contact["phone"], datetime.now(UTC)) for entry in entries
+                    )
                 ]
                 params = {"opted_in_only": str(opted_in_only).lower()}
                 if sender_id is not None:
                     params["sender_id"] = sender_id
                 if category_id is not None:
                     params["category_id"] = category_id
-                ids, _ = await _listed(client, tenant, group_id, channel="sms", exclude_opted_out="true", **params)
+                ids, _ = await _listed(
+                    client, tenant, group_id, channel="sms", exclude_opted_out="true", **params
+                )
                 assert ids == expected, params
                 counts = await _audience(client, tenant, group_id, channel="sms", **params)
                 assert counts["eligible"] == len(expected), params

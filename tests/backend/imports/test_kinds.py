@@ -58,7 +58,9 @@ class TagByEmail(ImportKind):
         records, errors = [], []
         for row in rows:
             try:
-                records.append((row.number, fields.email(row.values["email"]) or "", row.values["tag"].strip()))
+                records.append(
+                    (row.number, fields.email(row.values["email"]) or "", row.values["tag"].strip())
+                )
             except InvalidInput as error:
                 errors.append(RowError(row.number, "email", error.problems[0].message))
         return records, errors
@@ -67,9 +69,12 @@ class TagByEmail(ImportKind):
         applied = Applied()
         self.batches.append([number for number, _, _ in records])
         for number, email, tag in records:
-            contact = await Contact.select(Contact.id, Contact.tags).where(
-                (Contact.workspace == job.workspace_id) & (Contact.email == email)
-            ).output(load_json=True).first()
+            contact = (
+                await Contact.select(Contact.id, Contact.tags)
+                .where((Contact.workspace == job.workspace_id) & (Contact.email == email))
+                .output(load_json=True)
+                .first()
+            )
             if contact is None:
                 applied.errors.append(RowError(number, "email", f"no contact has {email}"))
                 continue
@@ -120,25 +125,39 @@ async def test_a_kind_gets_batches_with_row_numbers_and_reports_row_errors(clien
     assert [(error["row"], error["column"]) for error in done["errors"]] == [(2, "email"), (5, "email")]
     assert tag_kind.batches == [[1, 2], [4]]
     assert tag_kind.committed == tag_kind.batches
-    tags = {row["email"]: row["tags"] for row in await Contact.select(Contact.email, Contact.tags).output(load_json=True)}
+    tags = {
+        row["email"]: row["tags"]
+        for row in await Contact.select(Contact.email, Contact.tags).output(load_json=True)
+    }
     assert tags == {"a@example.com": ["vip"], "b@example.com": ["new"]}
 
 
 async def test_reject_mode_calls_back_only_after_the_whole_file_committed(client, tenant, tag_kind):
     await client.post("/api/v1/contacts", json={"email": "a@example.com"}, headers=tenant.headers())
-    good = await _store(tenant, csv_bytes([["email", "tag"], ["a@example.com", "x"], ["a@example.com", "y"]]), on_error="reject")
+    good = await _store(
+        tenant,
+        csv_bytes([["email", "tag"], ["a@example.com", "x"], ["a@example.com", "y"]]),
+        on_error="reject",
+    )
     assert await runner.run_import(good["id"]) == "completed"
     assert tag_kind.committed == [[1, 2]]
 
     tag_kind.committed.clear()
     bad = await _store(
         tenant,
-        csv_bytes([["email", "tag"], ["a@example.com", "z"], ["a@example.com", "z"], ["ghost@example.com", "z"]]),
+        csv_bytes(
+            [["email", "tag"], ["a@example.com", "z"], ["a@example.com", "z"], ["ghost@example.com", "z"]]
+        ),
         on_error="reject",
     )
     assert await runner.run_import(bad["id"]) == "failed"
     assert tag_kind.committed == []  # the batch that was applied was rolled back: no callback
-    contact = await Contact.select(Contact.tags).where(Contact.email == "a@example.com").output(load_json=True).first()
+    contact = (
+        await Contact.select(Contact.tags)
+        .where(Contact.email == "a@example.com")
+        .output(load_json=True)
+        .first()
+    )
     assert contact["tags"] == ["x", "y"]
 
 
@@ -149,7 +168,9 @@ async def test_reject_mode_calls_back_only_after_the_whole_file_committed(client
         (["email", "tag", "colour"], "unknown column(s): colour"),
     ],
 )
-async def test_the_default_header_check_uses_required_and_known_columns(client, tenant, tag_kind, header, failure):
+async def test_the_default_header_check_uses_required_and_known_columns(
+    client, tenant, tag_kind, header, failure
+):
     stored = await _store(tenant, csv_bytes([header, ["a@example.com"] + [""] * (len(header) - 1)]))
     assert await runner.run_import(stored["id"]) == "failed"
     done = (await client.get(f"/api/v1/imports/{stored['id']}", headers=tenant.headers())).json()

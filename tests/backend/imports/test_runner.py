@@ -194,3 +194,44 @@ def test_the_jobs_are_registered_with_the_worker():
 
     assert {"run_import", "sweep_imports"} <= {function.__name__ for function in FUNCTIONS}
     assert "cron:sweep_imports" in {job.name for job in CRON_JOBS}
+
+
+async def test_reject_mode_validates_across_slices_then_applies_in_one_transaction(client, tenant, queue):
+    import_id = await _uploaded(client, tenant, count=1200, on_error="reject")
+    seen = []
+    while (outcome := await runner.run_import(import_id, queue=queue, slice_seconds=0)) == "continued":
+        state = await fetch(client, tenant, import_id)
+        seen.append((state["phase"], state["processed_rows"], state["created"]))
+        assert await _contact_count(tenant) == 0  # nothing is written before the final transaction
+    assert outcome == "completed"
+    assert seen == [("validating", 500, 0), ("validating", 1000, 0), ("applying", 0, 0)]
+    done = await fetch(client, tenant, import_id)
+    assert (done["processed_rows"], done["created"], done["skipped"]) == (1200, 1200, 0)
+    assert await _contact_count(tenant) == 1200
+
+
+async def test_reject_mode_refuses_files_too_long_for_one_transaction(client, tenant, queue, monkeypatch):
+    monkeypatch.setattr(runner, "REJECT_MAX_ROWS", 100)
+    import_id = await _uploaded(client, tenant, count=150, on_error="reject")
+    assert await runner.run_import(import_id, queue=queue) == "failed"
+    done = await fetch(client, tenant, import_id)
+    assert "at most 100 rows" in done["failure"] and "on_error=skip" in done["failure"]
+    assert await _contact_count(tenant) == 0
+
+
+async def test_a_batch_whose_run_lost_the_lease_is_rolled_back(client, tenant, queue, monkeypatch):
+    import_id = await _uploaded(client, tenant, count=1200)
+    original = ContactsImport.apply
+
+    async def apply(self, job, records):
+        applied = await original(self, job, records)
+        # While this batch was being written, the run stalled past STALE_AFTER and another took over.
+        await leases.ImportLease.update({leases.ImportLease.token: "another-run"}).where(
+            leases.ImportLease.upload == import_id
+        )
+        return applied
+
+    monkeypatch.setattr(ContactsImport, "apply", apply)
+    assert await runner.run_import(import_id, queue=queue) == "skipped"
+    assert await _contact_count(tenant) == 0
+    assert (await fetch(client, tenant, import_id))["processed_rows"] == 0
