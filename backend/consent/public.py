@@ -1,7 +1,8 @@
 """Public pages without auth: the web opt-out form and per-contact unsubscribe links (seed 003/004,
 PRODUCT.md 4.6).
 
-``/optout?workspace=<id>``: a person types a mobile number and/or an email address. Web-form
+``/optout?workspace=<key>`` (``tokens.optout_form_key``: the id plus a signature, so nobody can walk
+the ids to read workspace names): a person types a mobile number and/or an email address. Web-form
 opt-outs always apply workspace-wide (seed 004). A number is opted out on *every* phone channel
 (WhatsApp, SMS and Viber: one entry each), whether or not the workspace has senders on them today:
 the person asked for no marketing on that number, not on one app, and a sender added later must not
@@ -44,7 +45,7 @@ from litestar.params import FromPath
 from backend.audience.addresses import CHANNELS, PHONE_CHANNELS, normalise_email, normalise_phone
 from backend.config import get_settings
 from backend.consent.service import record_opt_out
-from backend.consent.tokens import read_unsubscribe_token
+from backend.consent.tokens import optout_form_key, read_optout_form_key, read_unsubscribe_token
 from backend.core.database import transaction
 from backend.core.errors import FlowgateError, InvalidInput
 from backend.webhooks import service as webhooks
@@ -172,15 +173,18 @@ def _evidence(request: Request, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def _workspace(raw: object) -> dict[str, Any] | None:
-    text = str(raw or "").strip()
-    if not text.isdigit() or len(text) > 18:
-        return None
+async def _workspace(workspace_id: int) -> dict[str, Any] | None:
     return (
         await Workspace.select(Workspace.id, Workspace.name, Workspace.default_phone_region)
-        .where(Workspace.id == int(text))
+        .where(Workspace.id == workspace_id)
         .first()
     )
+
+
+async def _workspace_of_form(raw: object) -> dict[str, Any] | None:
+    """The workspace named by a form key (``optout_form_key``); a bare id finds nothing."""
+    workspace_id = read_optout_form_key(str(raw or "").strip())
+    return None if workspace_id is None else await _workspace(workspace_id)
 
 
 class _Refused(Exception):
@@ -337,7 +341,7 @@ def form_page(
     content = fill(
         "optout_form",
         workspace=workspace["name"],
-        workspace_id=workspace["id"],
+        workspace_id=optout_form_key(workspace["id"]),
         csrf_token=csrf_token(nonce, workspace["id"]),
         summary=_summary(state),
         phone=state.phone,
@@ -391,7 +395,7 @@ def _validated(form: Mapping[str, str], region: str) -> tuple[FormState, str | N
     summary="The web opt-out form of a workspace (HTML)",
 )
 async def optout_form(request: Request) -> Response:
-    workspace = await _workspace(request.query_params.get("workspace"))
+    workspace = await _workspace_of_form(request.query_params.get("workspace"))
     if workspace is None:
         return not_found_page("We could not find this opt-out form. Check the link you followed.")
     return form_page(request, workspace, FormState())
@@ -409,7 +413,7 @@ async def optout_form(request: Request) -> Response:
 )
 async def optout_submit(request: Request) -> Response:
     form = await request.form()
-    workspace = await _workspace(form.get("workspace") or request.query_params.get("workspace"))
+    workspace = await _workspace_of_form(form.get("workspace") or request.query_params.get("workspace"))
     if workspace is None:
         return not_found_page("We could not find this opt-out form. Check the link you followed.")
     if not csrf_valid(str(form.get("csrf_token", "")), request.cookies.get(CSRF_COOKIE), workspace["id"]):
@@ -417,7 +421,7 @@ async def optout_submit(request: Request) -> Response:
             403,
             "Please try again",
             "This form has expired or was opened in another browser. Load it again and resubmit.",
-            (f"/optout?workspace={workspace['id']}", "Open the opt-out form"),
+            (f"/optout?workspace={optout_form_key(workspace['id'])}", "Open the opt-out form"),
         )
     state, phone, email = _validated(form, workspace["default_phone_region"])
     if state.errors:

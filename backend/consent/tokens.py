@@ -104,3 +104,30 @@ def unsubscribe_url(workspace_id: int, channel: str, address: str) -> str:
     """The link to put in a message (and in an email's List-Unsubscribe header)."""
     token = make_unsubscribe_token(workspace_id, channel, address)
     return f"{get_settings().base_public_url}/u/{token}"
+
+
+# --- the web opt-out form's workspace key -------------------------------------------------------------
+
+_FORM_PURPOSE = b"flowgate/optout-form/v1"
+
+
+def optout_form_key(workspace_id: int) -> str:
+    """``<id>-<tag>``: names the workspace in the public form's URL without letting anyone walk the ids
+    to read every workspace's name."""
+    secret = get_settings().resolved_secret_key().encode()
+    key = hmac.new(secret, _FORM_PURPOSE, hashlib.sha256).digest()
+    tag = hmac.new(key, str(workspace_id).encode(), hashlib.sha256).digest()[:9]
+    return f"{workspace_id}-{base64.urlsafe_b64encode(tag).decode()}"
+
+
+def read_optout_form_key(value: str) -> int | None:
+    """The workspace id of a key :func:`optout_form_key` made, or None (a bare id is not enough)."""
+    head, _, _tag_text = value.partition("-")
+    if not head.isdigit() or len(head) > 18:
+        return None
+    return int(head) if hmac.compare_digest(optout_form_key(int(head)), value) else None
+
+
+def optout_form_url(workspace_id: int) -> str:
+    """The public opt-out form of a workspace, to link from websites and messages."""
+    return f"{get_settings().base_public_url}/optout?workspace={optout_form_key(workspace_id)}"

@@ -104,6 +104,8 @@ class SettingsOut(Output):
     """ISO 3166 country code used to read phone numbers written without +country code; empty: none."""
     timezone: str = "UTC"
     """Time zone of contacts that have none of their own."""
+    optout_form_url: str = ""
+    """Read-only: the workspace's public web opt-out form, to link from websites and messages."""
 
 
 class SettingsPatch(Input):

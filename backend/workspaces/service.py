@@ -442,11 +442,14 @@ def _timezone(value: str) -> str:
 
 
 def settings_out(workspace: dict[str, Any]) -> dict[str, Any]:
+    from backend.consent.tokens import optout_form_url
+
     return {
         "marketing_unsubscription_days": workspace["marketing_unsubscription_days"],
         "allow_private_urls": workspace["allow_private_urls"],
         "default_phone_region": workspace["default_phone_region"],
         "timezone": workspace["timezone"],
+        "optout_form_url": optout_form_url(workspace["id"]),
     }
 
 

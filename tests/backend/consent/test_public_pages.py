@@ -10,6 +10,8 @@ import time
 import httpx
 import pytest
 
+from backend.consent.tokens import optout_form_key
+
 PHONE = "+351912000001"
 EMAIL = "ana@example.com"
 
@@ -48,7 +50,7 @@ def _hidden(page: str, name: str) -> str:
 
 
 async def _open_form(browser: httpx.AsyncClient, workspace_id: int) -> dict[str, str]:
-    response = await browser.get("/optout", params={"workspace": workspace_id})
+    response = await browser.get("/optout", params={"workspace": optout_form_key(workspace_id)})
     assert response.status_code == 200, response.text
     return {
         "workspace": _hidden(response.text, "workspace"),
@@ -60,7 +62,7 @@ async def _open_form(browser: httpx.AsyncClient, workspace_id: int) -> dict[str,
 
 
 async def test_the_form_names_the_workspace_and_sets_a_strict_cookie(browser, tenant):
-    response = await browser.get("/optout", params={"workspace": tenant.id})
+    response = await browser.get("/optout", params={"workspace": optout_form_key(tenant.id)})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "Acme" in response.text
@@ -74,8 +76,14 @@ async def test_the_form_names_the_workspace_and_sets_a_strict_cookie(browser, te
     assert "<script" not in response.text and "http://" not in response.text.replace("http://testserver", "")
 
 
-@pytest.mark.parametrize("query", ["?workspace=999999", "?workspace=abc", "", "?workspace=-1"])
+@pytest.mark.parametrize(
+    "query", ["?workspace=999999", "?workspace=abc", "", "?workspace=-1", "bare-id", "forged"]
+)
 async def test_an_unknown_workspace_gets_a_friendly_404_page(browser, tenant, query):
+    if query == "bare-id":  # a bare id must not reveal the workspace's name (no walking the ids)
+        query = f"?workspace={tenant.id}"
+    elif query == "forged":
+        query = f"?workspace={tenant.id}-AAAAAAAAAAAA"
     response = await browser.get(f"/optout{query}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
@@ -213,7 +221,7 @@ async def test_the_workspace_name_is_escaped(browser, make_tenant):
     from backend.consent.tokens import make_unsubscribe_token
 
     evil = await make_tenant("<script>alert('x')</script> & Co")
-    form = await browser.get("/optout", params={"workspace": evil.id})
+    form = await browser.get("/optout", params={"workspace": optout_form_key(evil.id)})
     link = await browser.get(f"/u/{make_unsubscribe_token(evil.id, 'email', EMAIL)}")
     for response in (form, link):
         assert response.status_code == 200
@@ -237,8 +245,10 @@ async def test_an_opt_out_from_the_form_is_sent_to_webhooks(browser, tenant, red
 
 async def test_form_posts_are_rate_limited_per_client(browser, app, client, tenant):
     for _ in range(20):
-        assert (await browser.post("/optout", data={"workspace": tenant.id})).status_code == 403
-    limited = await browser.post("/optout", data={"workspace": tenant.id})
+        assert (
+            await browser.post("/optout", data={"workspace": optout_form_key(tenant.id)})
+        ).status_code == 403
+    limited = await browser.post("/optout", data={"workspace": optout_form_key(tenant.id)})
     assert limited.status_code == 429
     assert limited.headers["content-type"].startswith("text/html")
     assert "Too many attempts" in limited.text
@@ -249,7 +259,9 @@ async def test_form_posts_are_rate_limited_per_client(browser, app, client, tena
         base_url="http://testserver.local",
     )
     async with other:
-        assert (await other.post("/optout", data={"workspace": tenant.id})).status_code == 403
+        assert (
+            await other.post("/optout", data={"workspace": optout_form_key(tenant.id)})
+        ).status_code == 403
 
 
 # --- unsubscribe links ------------------------------------------------------------------------------

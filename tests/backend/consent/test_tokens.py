@@ -121,3 +121,14 @@ def test_bad_parts_cannot_be_made_into_tokens(workspace_id, channel, address):
 
     with pytest.raises(ValueError):
         make_unsubscribe_token(workspace_id, channel, address)
+
+
+def test_optout_form_keys_name_one_workspace_and_cannot_be_guessed():
+    from backend.consent.tokens import optout_form_key, optout_form_url, read_optout_form_key
+
+    key = optout_form_key(7)
+    assert read_optout_form_key(key) == 7
+    assert read_optout_form_key("7") is None
+    assert read_optout_form_key(key.replace("7-", "8-", 1)) is None
+    assert read_optout_form_key(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    assert optout_form_url(7).endswith(f"/optout?workspace={key}")

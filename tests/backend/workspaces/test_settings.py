@@ -8,12 +8,15 @@ import pytest
 async def test_defaults_to_thirty_days(client, tenant):
     response = await client.get("/api/v1/settings", headers=tenant.headers("viewer"))
     assert response.status_code == 200
-    assert response.json() == {
+    settings = response.json()
+    form_url = settings.pop("optout_form_url")
+    assert settings == {
         "marketing_unsubscription_days": 30,
         "allow_private_urls": False,
         "default_phone_region": "",
         "timezone": "UTC",
     }
+    assert f"/optout?workspace={tenant.id}-" in form_url
 
 
 async def test_patch_changes_and_persists(client, tenant):
