@@ -74,6 +74,7 @@ class FlowController(Controller):
             principal.workspace_id,
             Flow.id,
             Flow.name,
+            Flow.draft,
             Flow.revision,
             Flow.latest_version,
             Flow.published_revision,

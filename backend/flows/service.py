@@ -35,6 +35,14 @@ def trigger_of(graph: FlowGraph) -> str:
     return starts[0].trigger if starts else "manual"
 
 
+def _draft_trigger(draft: dict[str, Any]) -> str:
+    """The start node's trigger read straight from the stored JSON (lists need no full decode)."""
+    for node in draft.get("nodes", []):
+        if isinstance(node, dict) and node.get("kind") == "start":
+            return str(node.get("trigger", "manual"))
+    return "manual"
+
+
 def status_of(row: dict[str, Any]) -> str:
     if row["latest_version"] is None:
         return "draft"
@@ -48,7 +56,7 @@ def flow_out(row: dict[str, Any], *, with_graph: bool) -> dict[str, Any]:
         "status": status_of(row),
         "revision": row["revision"],
         "latest_version": row["latest_version"],
-        "trigger": trigger_of(parse_graph(row["draft"])) if with_graph else row.get("trigger", "manual"),
+        "trigger": _draft_trigger(row["draft"]),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }

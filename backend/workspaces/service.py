@@ -7,11 +7,11 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from msgspec import UNSET
 from redis.asyncio import Redis
 
+from backend.audience.addresses import normalise_email
 from backend.audit import service as audit
 from backend.core.database import transaction
 from backend.core.errors import Conflict, InvalidInput, NotFound
@@ -34,17 +34,6 @@ from backend.workspaces.tables import Credential, User, Workspace
 SESSION_LIFETIME = timedelta(days=7)
 
 
-def normalise_email(email: str, field: str = "email") -> str:
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise InvalidInput(field, str(exc)) from None
-
-
-def _label_for_user(email: str) -> str:
-    return email
-
-
 def _label_for_key(name: str, lookup: str) -> str:
     return f"API key '{name}' ({API_KEY_PREFIX}_{lookup})"
 
@@ -61,7 +50,7 @@ async def create_workspace(
         raise InvalidInput("name", "must be 1 to 100 characters")
     if len(admin_password) < 8:
         raise InvalidInput("admin_password", "must be at least 8 characters")
-    email = normalise_email(admin_email, "admin_email")
+    email = normalise_email(admin_email, field="admin_email")
     async with transaction():
         if await User.exists().where(User.email == email):
             raise Conflict(f"admin_email: a user with email {email} already exists")
@@ -148,7 +137,7 @@ async def authenticate(token: str, now: datetime) -> tuple[Principal, datetime |
     if kind is CredentialKind.session:
         # A session acts with the user's current role, so demoting a user takes effect at once.
         role = Role(row["user_role"])
-        label = _label_for_user(row["user_email"])
+        label = row["user_email"]
     else:
         role = Role(row["role"])
         label = _label_for_key(row["name"], lookup)

@@ -296,3 +296,15 @@ async def test_name_filter_takes_wildcards_literally(client, tenant):
     assert (await client.get("/api/v1/flows", params={"name": "_"}, headers=tenant.headers())).json()[
         "items"
     ] == []
+
+
+async def test_the_list_shows_each_flow_trigger(client, tenant):
+    keyword = copy.deepcopy(SIMPLE)
+    keyword["nodes"][0] = {"kind": "start", "id": "start", "trigger": "keyword", "keywords": ["HELP"]}
+    await _create(client, tenant, keyword, name="Help bot")
+    await _create(client, tenant, name="Campaign flow")
+    listed = (await client.get("/api/v1/flows", headers=tenant.headers())).json()["items"]
+    assert {flow["name"]: flow["trigger"] for flow in listed} == {
+        "Help bot": "keyword",
+        "Campaign flow": "manual",
+    }
