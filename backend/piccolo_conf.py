@@ -18,6 +18,8 @@ APPS = [
     "backend.senders.piccolo_app",
     "backend.consent.piccolo_app",
     "backend.webhooks.piccolo_app",
+    "backend.messages.piccolo_app",
+    "backend.inbound.piccolo_app",
 ]
 
 DB = engine_for_url(get_settings().database_url)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    BigSerial,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from backend.audience.tables import Contact
+from backend.senders.tables import Sender
+from backend.workspaces.tables import Workspace
+
+
+class Message(Table, tablename="messages"):
+    """One message in either direction: the truth the queue, the reconciler and the timeline read.
+
+    Outbound ``status``: ``queued`` → ``sending`` (claimed by a worker, ``lease_until``) → ``sent`` →
+    ``delivered`` → ``read``, or ``failed`` (``failure_reason``), or ``unknown`` (the provider may have it;
+    only its status callback settles it, never a blind re-send). Inbound messages are ``received``.
+    A message is stored before any answer to its caller (invariant 4).
+    """
+
+    id = BigSerial(primary_key=True)
+    workspace = ForeignKey(Workspace, on_delete=OnDelete.cascade, index=True, null=False)
+    sender = ForeignKey(Sender, on_delete=OnDelete.set_null, null=True)
+    """NULL once the sender is deleted; the message stays in the contact's history."""
+    contact = ForeignKey(Contact, on_delete=OnDelete.set_null, null=True)
+    direction = Varchar(length=8)
+    """``outbound`` or ``inbound``."""
+    channel = Varchar(length=16)
+    address = Varchar(length=254)
+    """The contact's side: the recipient of an outbound message, the author of an inbound one (normalised)."""
+    kind = Varchar(length=16, null=True, default=None)
+    """Outbound: marketing · transactional · conversational. NULL for inbound."""
+    category = BigInt(null=True, default=None)
+    """Marketing category id (plain id: the message outlives the category)."""
+    origin = Varchar(length=24, default="api")
+    """Who asked: ``api``, ``campaign``, ``flow``, ``keyword_reply``, ``help_reply``, ``provider`` (inbound)."""
+    campaign_id = BigInt(null=True, default=None)
+    run_id = Varchar(length=64, null=True, default=None)
+    message_ref = Varchar(length=64, null=True, default=None)
+    """A flow run's deterministic message id ("node#visit"): unique per run, so a retried job cannot send
+    a node's message twice (invariant 3)."""
+    text = Text(null=True, default=None)
+    template = JSON(null=True, default=None)
+    """``{name, language, params}``."""
+    buttons = JSON(default=[])
+    subject = Varchar(length=998, null=True, default=None)
+    html = Text(null=True, default=None)
+    button_id = Varchar(length=256, null=True, default=None)
+    """Inbound: the id of the tapped button."""
+    in_reply_to = BigInt(null=True, default=None)
+    """Inbound: our message it answers (from the provider's context id), when known."""
+    status = Varchar(length=16, default="queued")
+    failure_reason = Varchar(length=32, null=True, default=None)
+    error_code = Varchar(length=32, null=True, default=None)
+    error_message = Text(null=True, default=None)
+    provider_message_id = Varchar(length=256, null=True, default=None)
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(null=True, default=None)
+    lease_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(null=True, default=None)
+    delivered_at = Timestamptz(null=True, default=None)
+    read_at = Timestamptz(null=True, default=None)
+    failed_at = Timestamptz(null=True, default=None)
+
+
+class IdempotencyKey(Table, tablename="idempotency_keys"):
+    """``Idempotency-Key`` of a POST /api/v1/messages, as Stripe keeps them: 24 hours, per workspace, the
+    request's fingerprint and the first answer."""
+
+    id = BigSerial(primary_key=True)
+    workspace = ForeignKey(Workspace, on_delete=OnDelete.cascade, null=False)
+    key = Varchar(length=255)
+    request_hash = Varchar(length=64)
+    message = BigInt(null=True, default=None)
+    status_code = Integer(default=201)
+    response = JSON(default={})
+    created_at = Timestamptz(default=TimestamptzNow())
