@@ -26,7 +26,10 @@ from backend.core.queue import connect_queue
 from backend.flows.controllers import FlowController
 from backend.health.controllers import health
 from backend.imports import controllers as imports
+from backend.inbound import controllers as inbound
+from backend.messages import controllers as messages
 from backend.previews.controllers import PreviewController
+from backend.providers.registry import Providers
 from backend.senders import controllers as senders
 from backend.webhooks import controllers as webhooks
 from backend.workspaces.auth import BearerAuthMiddleware, provide_principal
@@ -53,6 +56,8 @@ API_CONTROLLERS = [
     CategoryController,
     *consent.CONTROLLERS,
     *webhooks.CONTROLLERS,
+    *inbound.CONTROLLERS,
+    *messages.CONTROLLERS,
 ]
 
 
@@ -69,9 +74,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with database_connection(pool_size=settings.db_pool_size):
             app.state.queue = await connect_queue(redis_url)
             app.state.http = httpx.AsyncClient(headers={"User-Agent": "Flowgate"})
+            # Provider webhooks verify with the sender's provider object (its own shared client).
+            app.state.providers = Providers(public_url=settings.base_public_url)
             try:
                 yield
             finally:
+                await app.state.providers.aclose()
                 await app.state.http.aclose()
                 await app.state.queue.aclose()
 
@@ -83,7 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{"bearer": []}],
     )
     return Litestar(
-        route_handlers=[health, api, *PUBLIC_ROUTES],
+        route_handlers=[health, api, *PUBLIC_ROUTES, *inbound.PUBLIC_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         stores={"rate_limit": RedisStore.with_client(url=redis_url, namespace="flowgate:rate-limit")},

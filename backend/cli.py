@@ -145,9 +145,20 @@ def worker(burst: bool) -> None:
     from backend.worker import build_worker
 
     settings = _settings("worker")
+    _use_uvloop()
     with redis_url_or_embedded(settings.redis_url, settings.data_dir) as redis_url:
         worker_instance = build_worker(redis_url, burst=burst, db_pool_size=settings.db_pool_size)
         worker_instance.run()
+
+
+def _use_uvloop() -> None:
+    """Run the worker's event loop on uvloop where it is installed (not on Windows): the send path is
+    mostly event-loop work (sockets, timers), and uvloop spends far less CPU per provider request."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop(uvloop.new_event_loop())
 
 
 @main.command()

@@ -28,6 +28,7 @@ DEMO_WORKSPACE = "Demo workspace"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "flowgate-demo"
 STARTUP_TIMEOUT_S = 60
+DEMO_SANDBOX_NUMBER = "+351910000000"
 STOP_TIMEOUT_S = 10
 
 
@@ -43,10 +44,30 @@ async def _prepare_database() -> str | None:
     await migrate()
     if await service.count_workspaces():
         return None
-    _, api_key = await service.create_workspace(
+    workspace, api_key = await service.create_workspace(
         DEMO_WORKSPACE, DEMO_EMAIL, DEMO_PASSWORD, admin_name="Demo admin"
     )
+    await _seed_demo_sender(workspace["id"])
     return api_key
+
+
+async def _seed_demo_sender(workspace_id: int) -> None:
+    """A sandbox sender, so messages, replies and flows can be tried without any provider account."""
+    from backend.senders.tables import Sender
+
+    await Sender.insert(
+        Sender(
+            workspace=workspace_id,
+            name="Demo sandbox",
+            channel="whatsapp",
+            provider="sandbox",
+            address=DEMO_SANDBOX_NUMBER,
+            config={},
+            confirmation_message="You are unsubscribed from our marketing messages. Reply START to come back.",
+            opt_in_confirmation_message="Welcome back: you will receive our marketing messages again.",
+            help_reply="Demo shop: reply STOP to opt out of marketing, START to opt back in.",
+        )
+    )
 
 
 def _client_host(host: str) -> str:

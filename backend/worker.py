@@ -16,11 +16,22 @@ from backend.consent import tasks as consent_tasks
 from backend.core.database import database_connection
 from backend.core.queue import HEALTH_CHECK_KEY, QUEUE_NAME, redis_settings
 from backend.imports import tasks as import_tasks
+from backend.inbound import tasks as inbound_tasks
+from backend.messages import tasks as message_tasks
 from backend.senders import tasks as sender_tasks
 from backend.webhooks import tasks as webhook_tasks
 from backend.workspaces import tasks as workspace_tasks
 
-_DOMAINS = [workspace_tasks, audience_tasks, import_tasks, sender_tasks, consent_tasks, webhook_tasks]
+_DOMAINS = [
+    workspace_tasks,
+    audience_tasks,
+    import_tasks,
+    sender_tasks,
+    consent_tasks,
+    webhook_tasks,
+    message_tasks,
+    inbound_tasks,
+]
 FUNCTIONS = [function for domain in _DOMAINS for function in domain.FUNCTIONS]
 CRON_JOBS = [job for domain in _DOMAINS for job in domain.CRON_JOBS]
 
@@ -28,6 +39,13 @@ CRON_JOBS = [job for domain in _DOMAINS for job in domain.CRON_JOBS]
 async def _startup(ctx: dict[str, Any]) -> None:
     stack = contextlib.AsyncExitStack()
     await stack.enter_async_context(database_connection(pool_size=ctx.get("db_pool_size", 10)))
+    # One provider registry (and its one HTTP client) per worker process, closed with the worker.
+    from backend.config import get_settings
+    from backend.providers.registry import Providers
+
+    providers = Providers(public_url=get_settings().base_public_url)
+    stack.push_async_callback(providers.aclose)
+    ctx[message_tasks.PROVIDERS_KEY] = providers
     ctx["exit_stack"] = stack
 
 

@@ -36,6 +36,8 @@ _PG_ADMIN_URL = os.environ.get("FLOWGATE_TEST_DATABASE_URL", "").strip()
 _REDIS_URL = os.environ.get("FLOWGATE_TEST_REDIS_URL", "").strip()
 _CREATED_PG_DATABASE: str | None = None
 
+pytest_plugins = ["tests.fakes.fixtures"]  # fake_providers, fake_smtp: local fake provider servers
+
 
 def _with_database(url: str, database: str) -> str:
     parsed = urlparse(url)

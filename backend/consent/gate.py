@@ -102,3 +102,32 @@ async def may_send(
     if entries:
         return GateDecision(allowed=False, reason=OPTED_OUT, entries=entries)
     return ALLOWED
+
+
+async def blocked_addresses(
+    target: rules.Target, addresses: list[str], now: datetime, *, raw: Any = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The batch gate: which of ``addresses`` (normalised) a marketing message for ``target`` may not reach.
+
+    The same rule as :func:`may_send` (one :func:`rules.blocking_conditions`), with ``IN (…)`` over a
+    whole chunk's addresses: one query per chunk where the send path would otherwise make one per
+    message. Returns ``{address: blocking entries}`` for the blocked ones only. ``raw`` runs the query
+    elsewhere than Piccolo's ``OptOutEntry.raw`` (the send worker's own SQLite connection).
+    """
+    unique = sorted(set(addresses))
+    if not unique:
+        return {}
+    conditions, args = rules.blocking_conditions(target, _ADDRESS, now)
+    head, _, _ = conditions.partition(_ADDRESS)
+    position = head.count("{}")
+    args = [*args[:position], *unique, *args[position:]]
+    placeholders = ", ".join("{}" for _ in unique)
+    where = conditions.replace(f"= {_ADDRESS}", f"IN ({placeholders})")
+    rows = await (raw or OptOutEntry.raw)(
+        f"SELECT {_COLUMNS} FROM {rules.ENTRY_TABLE} e WHERE {where} ORDER BY e.id", *args
+    )
+    blocked: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        row["self_service"] = bool(row["self_service"])
+        blocked.setdefault(row["address"], []).append(row)
+    return blocked

@@ -4,6 +4,7 @@ from piccolo.columns import (
     JSON,
     BigInt,
     BigSerial,
+    Boolean,
     ForeignKey,
     Integer,
     OnDelete,
@@ -42,6 +43,9 @@ class Message(Table, tablename="messages"):
     """Outbound: marketing · transactional · conversational. NULL for inbound."""
     category = BigInt(null=True, default=None)
     """Marketing category id (plain id: the message outlives the category)."""
+    opted_in_only = Boolean(default=True)
+    """The campaign toggle "send only to contacts opted in for marketing", kept so the gate's re-check
+    right before the provider call applies the same rule as the check at acceptance."""
     origin = Varchar(length=24, default="api")
     """Who asked: ``api``, ``campaign``, ``flow``, ``keyword_reply``, ``help_reply``, ``provider`` (inbound)."""
     campaign_id = BigInt(null=True, default=None)

@@ -6,8 +6,14 @@ VERSION = "1.38.0"
 DESCRIPTION = "de-duplication and sweeper indexes"
 
 INDEXES = [
-    ("inbound_events_dedupe", 'CREATE UNIQUE INDEX IF NOT EXISTS inbound_events_dedupe ON "inbound_events" ("sender", "kind", "provider_event_id")'),
-    ("inbound_events_pending", 'CREATE INDEX IF NOT EXISTS inbound_events_pending ON "inbound_events" ("state", "received_at")'),
+    (
+        "inbound_events_dedupe",
+        'CREATE UNIQUE INDEX IF NOT EXISTS inbound_events_dedupe ON "inbound_events" ("sender", "kind", "provider_event_id")',
+    ),
+    (
+        "inbound_events_pending",
+        'CREATE INDEX IF NOT EXISTS inbound_events_pending ON "inbound_events" ("state", "received_at")',
+    ),
 ]
 
 

@@ -1,14 +1,16 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import BigInt
-from piccolo.columns.column_types import BigSerial
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import JSON
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import (
+    JSON,
+    BigInt,
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
@@ -59,9 +61,7 @@ DESCRIPTION = "True"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="messages", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="messages", description=DESCRIPTION)
 
     manager.add_table(
         class_name="IdempotencyKey",
@@ -70,9 +70,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Message", tablename="messages", schema=None, columns=None
-    )
+    manager.add_table(class_name="Message", tablename="messages", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="IdempotencyKey",
@@ -436,6 +434,27 @@ async def forwards():
         params={
             "default": None,
             "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Message",
+        tablename="messages",
+        column_name="opted_in_only",
+        db_column_name="opted_in_only",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": True,
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,

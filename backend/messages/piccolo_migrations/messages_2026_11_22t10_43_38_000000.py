@@ -6,14 +6,35 @@ VERSION = "1.38.0"
 DESCRIPTION = "indexes for the queue, the timeline, idempotency and once-per-run sends"
 
 INDEXES = [
-    ("idempotency_keys_workspace_key", 'CREATE UNIQUE INDEX IF NOT EXISTS idempotency_keys_workspace_key ON "idempotency_keys" ("workspace", "key")'),
-    ("idempotency_keys_created", 'CREATE INDEX IF NOT EXISTS idempotency_keys_created ON "idempotency_keys" ("created_at")'),
-    ("messages_run_message", 'CREATE UNIQUE INDEX IF NOT EXISTS messages_run_message ON "messages" ("workspace", "run_id", "message_ref")'),
-    ("messages_contact", 'CREATE INDEX IF NOT EXISTS messages_contact ON "messages" ("workspace", "contact", "id")'),
-    ("messages_workspace_status", 'CREATE INDEX IF NOT EXISTS messages_workspace_status ON "messages" ("workspace", "status", "id")'),
+    (
+        "idempotency_keys_workspace_key",
+        'CREATE UNIQUE INDEX IF NOT EXISTS idempotency_keys_workspace_key ON "idempotency_keys" ("workspace", "key")',
+    ),
+    (
+        "idempotency_keys_created",
+        'CREATE INDEX IF NOT EXISTS idempotency_keys_created ON "idempotency_keys" ("created_at")',
+    ),
+    (
+        "messages_run_message",
+        'CREATE UNIQUE INDEX IF NOT EXISTS messages_run_message ON "messages" ("workspace", "run_id", "message_ref")',
+    ),
+    (
+        "messages_contact",
+        'CREATE INDEX IF NOT EXISTS messages_contact ON "messages" ("workspace", "contact", "id")',
+    ),
+    (
+        "messages_workspace_status",
+        'CREATE INDEX IF NOT EXISTS messages_workspace_status ON "messages" ("workspace", "status", "id")',
+    ),
     ("messages_due", 'CREATE INDEX IF NOT EXISTS messages_due ON "messages" ("status", "next_attempt_at")'),
-    ("messages_provider_id", 'CREATE INDEX IF NOT EXISTS messages_provider_id ON "messages" ("sender", "provider_message_id")'),
-    ("messages_campaign", 'CREATE INDEX IF NOT EXISTS messages_campaign ON "messages" ("campaign_id", "status")'),
+    (
+        "messages_provider_id",
+        'CREATE INDEX IF NOT EXISTS messages_provider_id ON "messages" ("sender", "provider_message_id")',
+    ),
+    (
+        "messages_campaign",
+        'CREATE INDEX IF NOT EXISTS messages_campaign ON "messages" ("campaign_id", "status")',
+    ),
 ]
 
 

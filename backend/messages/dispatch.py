@@ -1,0 +1,424 @@
+"""The send job's work: claim queued messages, re-check consent, respect rate limits, call the provider,
+write the outcomes back. At most once (invariant 3) and nothing lost (invariant 4):
+
+- A chunk is *claimed* with one conditional UPDATE (``queued`` and due → ``sending`` with a lease), so a
+  job that runs twice (arq is at-least-once), or two workers with the same ids, send each message once:
+  only one UPDATE moves a row out of ``queued``.
+- The consent gate runs again right before the provider call, one query per chunk
+  (:func:`backend.consent.gate.blocked_addresses`): an opt-out recorded after the API accepted the message
+  still stops it.
+- Outcomes are written back with one UPDATE per chunk: ``accepted`` → ``sent``; ``rejected`` → ``failed``
+  (an opt-out at the provider is also recorded in the consent list); ``retry`` → ``queued`` again with a
+  backoff and a deferred job; ``unknown`` → ``unknown`` (never re-sent; a status webhook settles it).
+- Cancelled (SIGTERM), a chunk gives back the messages it claimed but had not started sending; the ones in
+  flight stay ``sending`` and the reconciler marks them ``unknown`` once their lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from piccolo.engine.sqlite import SQLiteEngine
+
+from backend.consent import gate, rules
+from backend.consent.service import record_opt_out
+from backend.consent.tokens import unsubscribe_url
+from backend.core.database import current_engine
+from backend.messages.optout_tag import tag_text
+from backend.messages.ratelimit import RateLimiter
+from backend.messages.tables import Message
+from backend.providers.base import Button, Outgoing, SendResult, Template
+from backend.senders.tables import Sender
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 50
+"""Messages claimed, gated, sent concurrently and written back together."""
+CHUNKS_IN_FLIGHT = 8
+"""Chunks in progress at once in one worker process, across all its send jobs: one chunk's database
+work overlaps the others' HTTP calls, and no more requests are open than the HTTP pool can carry."""
+LEASE = timedelta(seconds=90)
+"""How long a claim holds; longer than a chunk can take (HTTP timeouts ≤ 15 s, rate waits ≤ 5 s)."""
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_S = 60.0
+BACKOFF_CAP_S = 960.0
+"""Full-jitter backoff: attempt n waits up to min(cap, base·2ⁿ⁻¹): six attempts spread over ~30 min."""
+RATE_WAIT_LIMIT_S = 5.0
+"""A rate-limit wait longer than this hands the rest back to the queue, deferred, instead of sleeping."""
+
+_CLAIMED = (
+    "id, workspace, sender, contact, channel, address, kind, category, opted_in_only, text, template, buttons, "
+    "subject, html, attempts"
+)
+
+
+@dataclass
+class Outcome:
+    """What became of one claimed message, as the write-back needs it."""
+
+    id: int
+    status: str
+    failure_reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    provider_message_id: str | None = None
+    next_attempt_at: datetime | None = None
+    attempted: bool = False
+    """The provider was called (counts as an attempt)."""
+
+
+@dataclass
+class Dispatcher:
+    """One send job's view of the world: the process's providers, the queue, the rate limiter."""
+
+    providers: Any
+    queue: Any
+    limiter: RateLimiter | None
+    backoff_base_s: float = BACKOFF_BASE_S
+    slots: asyncio.Semaphore | None = None
+    """The process's chunk slots (:data:`CHUNKS_IN_FLIGHT`), shared by its concurrent jobs."""
+    write_lock: asyncio.Lock | None = None
+    """SQLite only: the process's writes queue here instead of in SQLite's busy-wait, which under many
+    concurrent writers starves some of them past the busy timeout ("database is locked")."""
+    session: Any = None
+    """SQLite only: the process's :class:`~backend.messages.sqlite_session.SqliteSession` for the claim,
+    gate and write-back statements, taken under ``write_lock``."""
+    senders: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    async def run(self, message_ids: list[int]) -> dict[str, int]:
+        ids = sorted({int(i) for i in message_ids})
+        chunks = [ids[start : start + CHUNK_SIZE] for start in range(0, len(ids), CHUNK_SIZE)]
+        slots = self.slots or asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+
+        async def one(chunk: list[int]) -> None:
+            async with slots:
+                await self.send_chunk(chunk)
+
+        await asyncio.gather(*(one(chunk) for chunk in chunks))
+        return dict(self.counts)
+
+    async def send_chunk(self, ids: list[int]) -> None:
+        rows = await self._write(claim, ids, datetime.now(UTC))
+        if not rows:
+            return
+        started: set[int] = set()
+        try:
+            outcomes = await self._process(rows, started)
+        except BaseException:
+            # Cancelled (SIGTERM, job timeout) or failed before any answer was written: what never
+            # reached a provider goes back to the queue; what did stays ``sending`` -> ``unknown``.
+            unstarted = [row["id"] for row in rows if row["id"] not in started]
+            await asyncio.shield(self._write(release, unstarted))
+            raise
+        # The answers are in: write them even if the job is being cancelled, or sent messages would
+        # end ``unknown``; a locked database is retried rather than losing what the providers said.
+        await asyncio.shield(self._write(write_back, outcomes))
+        for outcome in outcomes:
+            self.counts[outcome.status] += 1
+        await self._after(rows, outcomes)
+
+    async def _write(self, statement: Any, *args: Any) -> Any:
+        for attempt in range(5):
+            try:
+                if self.write_lock is None:
+                    return await statement(*args, session=self.session)
+                async with self.write_lock:
+                    return await statement(*args, session=self.session)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 4:
+                    raise
+                log.warning("database locked on %s; retrying", statement.__name__)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _process(self, rows: list[dict[str, Any]], started: set[int]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        await self._load_senders({row["sender"] for row in rows if row["sender"] is not None})
+        sendable: list[dict[str, Any]] = []
+        for row in rows:
+            if self.senders.get(row["sender"]) is None:
+                outcomes.append(Outcome(row["id"], "failed", "sender_unavailable"))
+            else:
+                sendable.append(row)
+        blocked = await self._write(gated, sendable, datetime.now(UTC))
+        by_sender: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in sendable:
+            if row["id"] in blocked:
+                outcomes.append(Outcome(row["id"], "failed", gate.OPTED_OUT))
+            else:
+                by_sender[row["sender"]].append(row)
+        results = await asyncio.gather(
+            *(self._send_for_sender(sender_id, group, started) for sender_id, group in by_sender.items())
+        )
+        for group in results:
+            outcomes.extend(group)
+        return outcomes
+
+    async def _send_for_sender(
+        self, sender_id: int, rows: list[dict[str, Any]], started: set[int]
+    ) -> list[Outcome]:
+        sender = self.senders[sender_id]
+        assert sender is not None
+        provider = self.providers.for_sender(sender)
+        rate = sender.get("rate_limit_per_second")
+        outcomes: list[Outcome] = []
+        remaining = rows
+        while remaining:
+            granted, wait = (
+                await self.limiter.take(sender_id, rate, len(remaining))
+                if self.limiter is not None
+                else (len(remaining), 0.0)
+            )
+            now_rows, remaining = remaining[:granted], remaining[granted:]
+            if now_rows:
+                started.update(row["id"] for row in now_rows)
+                results = await asyncio.gather(
+                    *(_send_one(provider, self.outgoing(sender, row)) for row in now_rows)
+                )
+                outcomes.extend(
+                    classify(row, result, datetime.now(UTC), self.backoff_base_s)
+                    for row, result in zip(now_rows, results, strict=True)
+                )
+            if remaining and wait > RATE_WAIT_LIMIT_S:
+                later = datetime.now(UTC) + timedelta(seconds=wait)
+                outcomes.extend(Outcome(row["id"], "queued", next_attempt_at=later) for row in remaining)
+                break
+            if remaining:
+                await asyncio.sleep(wait)
+        return outcomes
+
+    def outgoing(self, sender: dict[str, Any], row: dict[str, Any]) -> Outgoing:
+        channel = row["channel"]
+        marketing = row["kind"] == "marketing"
+        text = row["text"]
+        if channel == "sms" and marketing and text is not None:
+            text = tag_text(text, sender, row["workspace"], row["address"])
+        template = _json(row["template"])
+        buttons = _json(row["buttons"]) or []
+        callback = None
+        if channel == "sms":
+            from backend.providers.registry import webhook_url
+
+            callback = webhook_url(self.providers.public_url, sender["id"])
+        return Outgoing(
+            message_id=row["id"],
+            channel=channel,
+            to=row["address"],
+            sender_address=sender["address"],
+            kind=row["kind"],
+            text=text,
+            template=msgspec.convert(template, Template) if template else None,
+            buttons=[Button(id=str(b["id"]), title=str(b["title"])) for b in buttons],
+            subject=row["subject"],
+            html=row["html"],
+            unsubscribe_url=(
+                unsubscribe_url(row["workspace"], channel, row["address"])
+                if channel == "email" and marketing
+                else None
+            ),
+            status_callback_url=callback,
+        )
+
+    async def _load_senders(self, sender_ids: set[int]) -> None:
+        missing = [sender_id for sender_id in sender_ids if sender_id not in self.senders]
+        if not missing:
+            return
+        rows = await Sender.select().where(Sender.id.is_in(missing)).output(load_json=True)
+        found = {row["id"]: row for row in rows}
+        for sender_id in missing:
+            self.senders[sender_id] = found.get(sender_id)
+
+    async def _after(self, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
+        """Record provider opt-outs and schedule retries, once the outcomes are committed."""
+        by_id = {row["id"]: row for row in rows}
+        for outcome in outcomes:
+            row = by_id[outcome.id]
+            if outcome.status == "failed" and outcome.failure_reason == gate.OPTED_OUT and outcome.attempted:
+                await self._record_provider_opt_out(row, outcome)
+            elif outcome.status == "queued" and outcome.next_attempt_at is not None:
+                delay = max(0.0, (outcome.next_attempt_at - datetime.now(UTC)).total_seconds())
+                attempts = row["attempts"] + (1 if outcome.attempted else 0)
+                await self.queue.enqueue_job(
+                    "send_messages",
+                    [outcome.id],
+                    _job_id=f"send:{outcome.id}:retry{attempts}:{int(outcome.next_attempt_at.timestamp())}",
+                    _defer_by=timedelta(seconds=delay),
+                )
+
+    async def _record_provider_opt_out(self, row: dict[str, Any], outcome: Outcome) -> None:
+        sender = self.senders.get(row["sender"]) or {}
+        workspace_wide = sender.get("opt_out_scope") == "workspace"
+        try:
+            await record_opt_out(
+                row["workspace"],
+                channel=row["channel"],
+                address=row["address"],
+                source="provider",
+                sender_id=None if workspace_wide else row["sender"],
+                actor=f"provider {sender.get('provider', '')}".strip(),
+                remarks=f"refused by the provider ({outcome.error_code or 'opted out'})",
+                evidence={"message_id": row["id"], "error_code": outcome.error_code},
+                queue=self.queue,
+            )
+        except Exception:  # the message is settled either way; the status webhook will carry it again
+            log.exception("could not record the provider opt-out of message %s", row["id"])
+
+
+async def _send_one(provider: Any, message: Outgoing) -> SendResult:
+    """The provider never raises by contract; should one, the request may have left: ``unknown``."""
+    try:
+        return await provider.send(message)
+    except Exception as exc:
+        log.exception("provider %s raised on message %s", getattr(provider, "name", "?"), message.message_id)
+        return SendResult(outcome="unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def classify(
+    row: dict[str, Any], result: SendResult, now: datetime, backoff_base_s: float = BACKOFF_BASE_S
+) -> Outcome:
+    """The message's next state from the provider's answer."""
+    base = {
+        "error_code": result.error_code,
+        "error_message": (result.error_message or None) and result.error_message[:2000],
+        "attempted": True,
+    }
+    if result.outcome == "accepted":
+        return Outcome(row["id"], "sent", provider_message_id=result.provider_message_id, attempted=True)
+    if result.outcome == "rejected":
+        reason = gate.OPTED_OUT if result.opted_out else "rejected"
+        return Outcome(row["id"], "failed", reason, **base)
+    if result.outcome == "retry":
+        attempt = row["attempts"] + 1
+        if attempt >= MAX_ATTEMPTS:
+            return Outcome(row["id"], "failed", "retries_exhausted", **base)
+        delay = max(result.retry_after or 0.0, backoff(attempt, backoff_base_s))
+        return Outcome(row["id"], "queued", next_attempt_at=now + timedelta(seconds=delay), **base)
+    return Outcome(row["id"], "unknown", **base)
+
+
+def backoff(attempt: int, base_s: float = BACKOFF_BASE_S) -> float:
+    """Full jitter (AWS): uniform in [0, min(cap, base·2^(attempt-1))], so retries never synchronise."""
+    return random.uniform(0, min(BACKOFF_CAP_S, base_s * 2 ** (attempt - 1)))
+
+
+async def gated(rows: list[dict[str, Any]], now: datetime, session: Any = None) -> set[int]:
+    """Ids of the marketing messages among ``rows`` the consent gate now blocks; one query per
+    (workspace, channel, sender, category) group, usually one per chunk."""
+    groups: dict[tuple[int, str, int, int | None, bool], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["kind"] == "marketing":
+            key = (
+                row["workspace"],
+                row["channel"],
+                row["sender"],
+                row["category"],
+                bool(row["opted_in_only"]),
+            )
+            groups[key].append(row)
+    blocked: set[int] = set()
+    for (workspace_id, channel, sender_id, category_id, opted_in_only), group in groups.items():
+        target = rules.Target(
+            workspace_id=workspace_id,
+            channel=channel,
+            sender_id=sender_id,
+            category_id=category_id,
+            opted_in_only=opted_in_only,
+        )
+        found = await gate.blocked_addresses(
+            target, [row["address"] for row in group], now, raw=_raw(session) if session else None
+        )
+        blocked.update(row["id"] for row in group if row["address"] in found)
+    return blocked
+
+
+# --- the statements ----------------------------------------------------------------------------------
+
+
+def _is_sqlite() -> bool:
+    return isinstance(current_engine(), SQLiteEngine)
+
+
+def _in(ids: list[int]) -> str:
+    return ", ".join("{}" for _ in ids)
+
+
+def _raw(session: Any) -> Any:
+    """Where a statement runs: the worker's SQLite session, or Piccolo (PostgreSQL's pool, tests)."""
+    return session.raw if session is not None else Message.raw
+
+
+async def claim(ids: list[int], now: datetime, session: Any = None) -> list[dict[str, Any]]:
+    """Move the still-queued, due messages among ``ids`` to ``sending``; one statement, returns them."""
+    if not ids:
+        return []
+    return await _raw(session)(
+        f"UPDATE messages SET status = 'sending', lease_until = {{}}, updated_at = {{}} "
+        f"WHERE id IN ({_in(ids)}) AND status = 'queued' AND direction = 'outbound' "
+        f"AND (next_attempt_at IS NULL OR next_attempt_at <= {{}}) RETURNING {_CLAIMED}",
+        now + LEASE,
+        now,
+        *ids,
+        now,
+    )
+
+
+async def release(ids: list[int], session: Any = None) -> None:
+    """Give claimed messages that were never handed to a provider back to the queue."""
+    if ids:
+        await _raw(session)(
+            f"UPDATE messages SET status = 'queued', lease_until = NULL "
+            f"WHERE id IN ({_in(ids)}) AND status = 'sending'",
+            *ids,
+        )
+
+
+async def write_back(outcomes: list[Outcome], session: Any = None) -> None:
+    """Every outcome of a chunk in one UPDATE … FROM (VALUES …); only rows still ``sending`` change (a
+    status webhook that beat us to it has already settled its message)."""
+    if not outcomes:
+        return
+    now = datetime.now(UTC)
+    if _is_sqlite():
+        row_sql = "({}, {}, {}, {}, {}, {}, {}, {})"
+    else:
+        row_sql = "({}::bigint, {}::text, {}::text, {}::text, {}::text, {}::text, {}::timestamptz, {}::int)"
+    args: list[Any] = []
+    for o in outcomes:
+        args += [
+            o.id,
+            o.status,
+            o.failure_reason,
+            o.error_code,
+            o.error_message,
+            o.provider_message_id,
+            o.next_attempt_at,
+            1 if o.attempted else 0,
+        ]
+    values = ", ".join(row_sql for _ in outcomes)
+    await _raw(session)(
+        "UPDATE messages SET status = v.column2, failure_reason = v.column3, error_code = v.column4, "
+        "error_message = v.column5, "
+        "provider_message_id = COALESCE(v.column6, messages.provider_message_id), "
+        "next_attempt_at = v.column7, attempts = messages.attempts + v.column8, lease_until = NULL, "
+        "updated_at = {}, "
+        "sent_at = CASE WHEN v.column2 = 'sent' THEN {} ELSE messages.sent_at END, "
+        "failed_at = CASE WHEN v.column2 = 'failed' THEN {} ELSE messages.failed_at END "
+        f"FROM (VALUES {values}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending'",
+        now,
+        now,
+        now,
+        *args,
+    )
+
+
+def _json(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value

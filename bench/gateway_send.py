@@ -1,0 +1,295 @@
+"""How many messages per second one worker process sends through the whole outbound pipeline.
+
+Run: ``.venv/bin/python bench/gateway_send.py`` (SQLite file in a temporary folder), or
+``.venv/bin/python bench/gateway_send.py --database-url postgresql://postgres@127.0.0.1:5432/postgres``
+(a fresh database is created on that server and dropped afterwards). ``--messages N`` to change the
+50,000 default.
+
+Setup: one workspace, one WhatsApp Cloud sender pointed at a fake WhatsApp sink (an aiohttp server in its
+own process answering the Cloud API's success body), rate limit off (``rate_limit_per_second`` 0), an
+embedded Redis, ``N`` queued marketing messages inserted in bulk. Then ONE ``flowgate worker`` process
+is started, batch jobs of 500 ids are enqueued, and the clock runs until every message is ``sent``:
+claim, batch consent re-check, provider call over the shared client, bulk write-back: the real path.
+
+Printed beside it: the sink's own capacity, measured in the same run with the same client
+(``make_http_client``) at the same concurrency, so the pipeline's number reads against the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PHONE_NUMBER_ID = "109876543210"
+JOB_SIZE = 500
+SINK_CONCURRENCY = 200
+
+
+# --- the sink: a fake WhatsApp Cloud API, as fast as aiohttp answers ---------------------------------
+
+
+def run_sink(port: int) -> None:
+    from aiohttp import web
+
+    counter = iter(range(1, 1 << 62))
+
+    async def messages(request: web.Request) -> web.Response:
+        body = await request.json()
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body.get("to"), "wa_id": str(body.get("to", "")).lstrip("+")}],
+            "messages": [{"id": f"wamid.bench{next(counter)}"}],
+        }
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/v21.0/{phone_number_id}/messages", messages)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _wait_http(url: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                await client.post(url, json={"to": "+1"})
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} never answered")
+
+
+async def sink_capacity(url: str, requests: int) -> float:
+    """Requests/s the sink answers through the workers' own client at the pipeline's concurrency."""
+    from backend.providers.registry import make_http_client
+
+    client = make_http_client()
+    body = {"messaging_product": "whatsapp", "to": "+351911111111", "type": "text", "text": {"body": "hi"}}
+    headers = {"Authorization": "Bearer bench-token"}
+    slots = asyncio.Semaphore(SINK_CONCURRENCY)
+
+    async def one() -> None:
+        async with slots:
+            response = await client.post(url, json=body, headers=headers)
+            response.json()
+
+    try:
+        await asyncio.gather(*(one() for _ in range(500)))  # warm the pool
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(requests)))
+        return requests / (time.perf_counter() - started)
+    finally:
+        await client.aclose()
+
+
+# --- the database -------------------------------------------------------------------------------------
+
+
+async def _create_pg_database(admin_url: str) -> tuple[str, str]:
+    import asyncpg
+
+    name = f"flowgate_bench_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return name, urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
+
+
+async def _drop_pg_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def populate(sink_base: str, count: int) -> list[int]:
+    """A workspace, an unlimited WhatsApp sender on the sink, ``count`` queued messages (bulk insert)."""
+    from backend.messages.tables import Message
+    from backend.senders.tables import Sender
+    from backend.workspaces import service as workspaces
+
+    workspace, _ = await workspaces.create_workspace(
+        "Bench", f"bench-{uuid.uuid4().hex[:6]}@x.example", "pw" * 8
+    )
+    sender = (
+        await Sender.insert(
+            Sender(
+                workspace=workspace["id"],
+                name="Bench WhatsApp",
+                channel="whatsapp",
+                provider="whatsapp_cloud",
+                address="+351912345678",
+                config={
+                    "phone_number_id": PHONE_NUMBER_ID,
+                    "access_token": "bench-token",
+                    "app_secret": "bench-secret",
+                    "verify_token": "bench-verify",
+                    "api_base_url": sink_base,
+                },
+                rate_limit_per_second=0,
+            )
+        ).returning(Sender.id)
+    )[0]["id"]
+    now = datetime.now(UTC)
+    ids: list[int] = []
+    for start in range(0, count, 500):  # rows x 33 columns under PostgreSQL's 32,767 parameters
+        rows = [
+            Message(
+                workspace=workspace["id"],
+                sender=sender,
+                direction="outbound",
+                channel="whatsapp",
+                address=f"+3519{(start + i) % 100_000_000:08d}",
+                kind="marketing",
+                origin="campaign",
+                text=f"Weekend sale, message {start + i}",
+                status="queued",
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for i in range(min(500, count - start))
+        ]
+        ids += [row["id"] for row in await Message.insert(*rows).returning(Message.id)]
+    return ids
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def main(
+    count: int, redis_url: str, sink_port: int, worker_env: dict[str, str], profile: str | None
+) -> None:
+    from backend.core.database import database_connection, migrate
+    from backend.core.queue import connect_queue
+    from backend.messages.service import enqueue_sends
+    from backend.messages.tables import Message
+
+    sink_base = f"http://127.0.0.1:{sink_port}/v21.0"
+    sink_url = f"{sink_base}/{PHONE_NUMBER_ID}/messages"
+    await _wait_http(sink_url)
+    await migrate()
+    async with database_connection():
+        capacity = await sink_capacity(sink_url, min(count, 30_000))
+        print(f"sink capacity (make_http_client, concurrency {SINK_CONCURRENCY}): {capacity:,.0f} requests/s")
+        ids = await populate(sink_base, count)
+        print(f"inserted {len(ids):,} queued messages")
+        cpu_before = _children_cpu()
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "backend.cli", "worker", env=worker_env, cwd=ROOT
+        )
+        spy = None
+        if profile:  # py-spy (pip install py-spy) samples the worker: collapsed stacks for flame graphs
+            spy = await asyncio.create_subprocess_exec(
+                "py-spy", "record", "--format", "raw", "-o", profile, "--pid", str(worker.pid)
+            )
+        queue = await connect_queue(redis_url)
+        try:
+            await asyncio.sleep(3)  # the worker's start-up (imports, pool, Redis)
+            started = time.perf_counter()
+            await enqueue_sends(queue, ids)
+            sent = 0
+            while sent < count:
+                await asyncio.sleep(0.25)
+                sent = await Message.count().where(Message.status == "sent")
+                if worker.returncode is not None:
+                    raise RuntimeError(f"the worker exited with {worker.returncode}")
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError(f"only {sent:,} of {count:,} sent after 10 minutes")
+            elapsed = time.perf_counter() - started
+        finally:
+            await queue.aclose()
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
+                await spy.wait()
+            worker.terminate()
+            await worker.wait()
+        worker_cpu = _children_cpu() - cpu_before
+        others = await Message.count().where(Message.status != "sent")
+        print(f"pipeline: {count:,} messages sent in {elapsed:.1f} s = {count / elapsed:,.0f} messages/s")
+        print(f"  ({others} not sent; {count / elapsed / capacity:.0%} of the sink's capacity)")
+        print(
+            f"worker CPU: {worker_cpu:.1f} s in all = {worker_cpu / count * 1e6:,.0f} µs per message "
+            f"(≈ {count / worker_cpu:,.0f} messages per CPU-second, independent of the machine's load)"
+        )
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default="sqlite", help="sqlite (default) or a PostgreSQL URL")
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--profile", help="write the worker's py-spy samples (raw format) to this file")
+    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sink:
+        run_sink(args.sink)
+        return
+
+    from backend.core.redis import EmbeddedRedis
+
+    folder = tempfile.mkdtemp(prefix="flowgate-bench-")
+    created: str | None = None
+    admin_url = args.database_url
+    if admin_url.startswith("postgres"):
+        created, url = asyncio.run(_create_pg_database(admin_url))
+        kind = "PostgreSQL"
+    else:
+        url = f"sqlite:///{folder}/bench.db"
+        kind = "SQLite"
+    redis = EmbeddedRedis(Path(folder) / "redis", persist=False)
+    redis_url = redis.start()
+    env = {
+        **os.environ,
+        "FLOWGATE_DATABASE_URL": url,
+        "FLOWGATE_REDIS_URL": redis_url,
+        "FLOWGATE_DATA_DIR": folder,
+        "FLOWGATE_LOG_LEVEL": "warning",
+        "FLOWGATE_SECRET_KEY": os.environ.get("FLOWGATE_SECRET_KEY", "bench-secret-key-" + "x" * 32),
+    }
+    os.environ.update(env)
+    sink_port = _free_port()
+    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(sink_port)])
+    print(f"gateway send on {kind}: {args.messages:,} messages, one worker process, rate limits off")
+    try:
+        asyncio.run(main(args.messages, redis_url, sink_port, env, args.profile))
+    finally:
+        sink.terminate()
+        sink.wait(10)
+        redis.stop()
+        if created:
+            asyncio.run(_drop_pg_database(admin_url, created))
+
+
+if __name__ == "__main__":
+    run()
