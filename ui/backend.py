@@ -89,6 +89,18 @@ class WorkspaceSettings(TypedDict):
     marketing_unsubscription_days: int
 
 
+class FlowInfo(TypedDict):
+    id: int
+    name: str
+    status: str
+    revision: int
+    latest_version: int | None
+    trigger: str
+    created_at: str
+    updated_at: str
+    graph: dict[str, Any]
+
+
 @dataclass
 class BackendClient:
     """The process-wide API client; :func:`start` and :func:`close` follow the ui app's lifespan."""
@@ -162,6 +174,17 @@ class BackendClient:
 
     async def update_settings(self, token: str, changes: dict[str, Any]) -> WorkspaceSettings:
         return await self.request("PATCH", "/api/v1/settings", token=token, json=changes)
+
+    async def get_flow(self, token: str, flow_id: int) -> FlowInfo:
+        return await self.request("GET", f"/api/v1/flows/{flow_id}", token=token)
+
+    async def save_flow_draft(
+        self, token: str, flow_id: int, graph: dict[str, Any], *, revision: int
+    ) -> FlowInfo:
+        """Replace the draft; a 409 :class:`ApiError` means someone saved since ``revision`` was loaded."""
+        return await self.request(
+            "PUT", f"/api/v1/flows/{flow_id}", token=token, json={"graph": graph, "revision": revision}
+        )
 
 
 def _decode(response: httpx.Response) -> Any:

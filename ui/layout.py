@@ -45,11 +45,16 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Settings", "/settings", "settings", "viewer"),
 )
 
-PageBody = Callable[[Session], Awaitable[None]]
+PageBody = Callable[..., Awaitable[None]]
+"""``body(session, **path_params)``: a page at ``/flows/{flow_id}`` gets ``flow_id`` (a string)."""
 
 
-def shell_page(path: str, title: str) -> Callable[[PageBody], PageBody]:
-    """Register ``body`` as the signed-in page at ``path``; it draws only the content area."""
+def shell_page(path: str, title: str, *, full_width: bool = False) -> Callable[[PageBody], PageBody]:
+    """Register ``body`` as the signed-in page at ``path``; it draws only the content area.
+
+    ``full_width`` gives the body the whole area next to the navigation, without the reading-width
+    column and its padding (the flow editor's canvas).
+    """
 
     def register(body: PageBody) -> PageBody:
         async def page(request: Request) -> Response | None:
@@ -69,8 +74,8 @@ def shell_page(path: str, title: str) -> Callable[[PageBody], PageBody]:
                 render_api_failure(exc.status, exc.detail)
                 return None
             session = session_from_me(token, me)
-            with shell(session, path):
-                await body(session)
+            with shell(session, path, full_width=full_width):
+                await body(session, **request.path_params)
             return None
 
         ui.page(path, title=f"{title} · Flowgate", response_timeout=PAGE_RESPONSE_TIMEOUT_S)(page)
@@ -80,7 +85,7 @@ def shell_page(path: str, title: str) -> Callable[[PageBody], PageBody]:
 
 
 @contextlib.contextmanager
-def shell(session: Session, current_path: str) -> Iterator[ui.column]:
+def shell(session: Session, current_path: str, *, full_width: bool = False) -> Iterator[ui.column]:
     """Header and navigation drawer; the body of the ``with`` block fills the main column."""
     apply_theme()
     # value=None: open on wide screens, a closed overlay (menu button) on phones.
@@ -88,7 +93,8 @@ def shell(session: Session, current_path: str) -> Iterator[ui.column]:
     _header(session, drawer)
     with drawer:
         _navigation(session, current_path)
-    with ui.column().classes("w-full max-w-5xl mx-auto px-6 py-8 gap-6") as content:
+    layout = "w-full p-0 gap-0" if full_width else "w-full max-w-5xl mx-auto px-6 py-8 gap-6"
+    with ui.column().classes(layout) as content:
         yield content
 
 
@@ -122,7 +128,7 @@ def _navigation(session: Session, current_path: str) -> None:
         for item in NAV:
             if not session.allows(item.least_role):
                 continue
-            active = item.path == current_path
+            active = current_path == item.path or current_path.startswith(item.path + "/")
             with (
                 ui.item(on_click=lambda path=item.path: ui.navigate.to(path))
                 .props("active" if active else "")  # Quasar's active state: aria and text colour

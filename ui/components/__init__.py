@@ -1,0 +1,1 @@
+"""Custom NiceGUI elements of the Flowgate UI."""
