@@ -27,12 +27,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import scratch_pg
 
 CHANNELS = ("sms", "whatsapp", "viber", "email")
 CONCURRENCY = 20
@@ -47,28 +47,6 @@ def _address(channel: str, index: int, listed: bool = True) -> str:
     if channel == "email":
         return f"person{index}@example.com" if listed else f"stranger{index}@example.com"
     return _phone(index, "91" if listed else "96")
-
-
-async def _create_pg_database(admin_url: str) -> tuple[str, str]:
-    import asyncpg
-
-    name = f"flowgate_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return name, urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
-
-
-async def _drop_pg_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def _populate(entries: int, rng: random.Random) -> dict:
@@ -261,7 +239,7 @@ def run() -> None:
     admin_url = args.database_url
     folder = tempfile.mkdtemp(prefix="flowgate-bench-")
     if admin_url.startswith("postgres"):
-        created, url = asyncio.run(_create_pg_database(admin_url))
+        created, url = asyncio.run(scratch_pg.create_scratch_database(admin_url))
         kind = "PostgreSQL"
     else:
         url = f"sqlite:///{folder}/bench.db"
@@ -274,7 +252,7 @@ def run() -> None:
         asyncio.run(main(url, args.entries, args.checks))
     finally:
         if created:
-            asyncio.run(_drop_pg_database(admin_url, created))
+            asyncio.run(scratch_pg.drop_scratch_database(admin_url, created))
 
 
 if __name__ == "__main__":

@@ -32,9 +32,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import scratch_pg
 
 CITIES = ["Lisboa", "Porto", "Braga", "Faro", "Coimbra", "Évora"]
 PLANS = ["free", "gold", "silver"]
@@ -143,28 +144,6 @@ async def bench(rows: int, on_error: str, folder: Path) -> None:
             )
 
 
-async def _create_pg_database(admin_url: str) -> tuple[str, str]:
-    import asyncpg
-
-    name = f"flowgate_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return name, urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
-
-
-async def _drop_pg_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -173,9 +152,9 @@ def main() -> int:
 
     configured = os.environ.get("FLOWGATE_DATABASE_URL", "").strip()
     folder = Path(tempfile.mkdtemp(prefix="flowgate-bench-"))
-    scratch_pg: str | None = None
+    scratch_name: str | None = None
     if configured.startswith(("postgresql://", "postgres://")):
-        scratch_pg, url = asyncio.run(_create_pg_database(configured))
+        scratch_name, url = asyncio.run(scratch_pg.create_scratch_database(configured))
     elif configured:
         url = configured
     else:
@@ -186,8 +165,8 @@ def main() -> int:
     try:
         asyncio.run(bench(args.rows, args.on_error, folder))
     finally:
-        if scratch_pg:
-            asyncio.run(_drop_pg_database(configured, scratch_pg))
+        if scratch_name:
+            asyncio.run(scratch_pg.drop_scratch_database(configured, scratch_name))
     return 0
 
 
