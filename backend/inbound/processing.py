@@ -290,6 +290,8 @@ async def _message(
     action, _ = keywords.decide(sender, said)
     if action == "none":
         return AfterCommit(handoff=True)
+    if action == "opted_in" and await _later_opt_out(sender, address, message_id, event.timestamp or now):
+        return AfterCommit(note="keyword: opt-in superseded by a later opt-out from the same address")
     campaign = await _campaign_context(sender, address, replied, now) if action == "opted_out" else None
     outcome = await keywords.handle_keyword(
         workspace_id,
@@ -308,6 +310,29 @@ async def _message(
         if reply is not None and reply.get("status") == "queued":
             after.sends.append(reply["id"])
     return after
+
+
+async def _later_opt_out(sender: dict[str, Any], address: str, message_id: int, sent_at: datetime) -> bool:
+    """Whether the person already said an opt-out keyword to this sender AFTER this opt-in was written.
+
+    Messages in separate webhooks are processed by concurrent jobs, so a START can be processed after a
+    later STOP; applied, it would undo the newer opt-out. The provider's timestamps decide (only strictly
+    later counts). The other order needs no rule: an older STOP processed after a newer START opts out,
+    which errs on the side of sending nothing.
+    """
+    later = (
+        await Message.select(Message.text)
+        .where(
+            (Message.sender == sender["id"])
+            & (Message.direction == "inbound")
+            & (Message.address == address)
+            & (Message.created_at > sent_at)
+            & (Message.id != message_id)
+        )
+        .order_by(Message.created_at, ascending=False)
+        .limit(50)
+    )
+    return any(row["text"] and keywords.decide(sender, row["text"])[0] == "opted_out" for row in later)
 
 
 async def _reply(

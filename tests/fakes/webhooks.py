@@ -61,13 +61,20 @@ def wamid() -> str:
 
 
 def wa_text(
-    from_: str, text: str, *, id: str | None = None, context_id: str | None = None, name: str | None = "Ana"
+    from_: str,
+    text: str,
+    *,
+    id: str | None = None,
+    context_id: str | None = None,
+    name: str | None = "Ana",
+    timestamp: int | None = None,
 ) -> dict[str, Any]:
-    """An incoming text message (``messages[]`` item); ``from_`` is the wa_id (digits, no '+')."""
+    """An incoming text message (``messages[]`` item); ``from_`` is the wa_id (digits, no '+');
+    ``timestamp``: when the person sent it (Unix seconds; default now)."""
     message: dict[str, Any] = {
         "from": from_.lstrip("+"),
         "id": id or wamid(),
-        "timestamp": str(_now()),
+        "timestamp": str(_now() if timestamp is None else timestamp),
         "type": "text",
         "text": {"body": text},
     }

@@ -3,6 +3,8 @@ processed by an in-process worker, with sends going to the fake WhatsApp server.
 
 from __future__ import annotations
 
+import time
+
 from backend.inbound.runtime import set_runtime
 from tests.backend.inbound.helpers import (
     CONTACT,
@@ -91,6 +93,25 @@ async def test_help_gets_the_help_reply_and_start_reverses_a_stop(client, tenant
     ]
     assert replies[2] == ("keyword_reply", "transactional", "Welcome back!")
     assert len(fake_providers.sent("whatsapp")) == 3
+
+
+async def test_a_start_written_before_a_processed_stop_does_not_undo_it(
+    client, tenant, redis_url, fake_providers
+):
+    """Webhooks can arrive, and be processed, out of order: the provider's timestamps decide."""
+    sender = await make_sender(client, tenant, "whatsapp_cloud", fake_providers)
+    now = int(time.time())
+    await post_webhook(client, sender["id"], wa.whatsapp_webhook(wa.wa_text(CONTACT, "STOP", timestamp=now)))
+    await run_worker(redis_url)
+    late_start = wa.whatsapp_webhook(wa.wa_text(CONTACT, "START", timestamp=now - 60))
+    await post_webhook(client, sender["id"], late_start)
+    await run_worker(redis_url)
+
+    assert len(await opt_outs()) == 1
+    start_event = (await events(sender["id"]))[-1]
+    assert (start_event["state"], "superseded" in start_event["error"]) == ("processed", True)
+    replies = [m["text"] for m in await messages(direction="outbound")]
+    assert replies == ["You are unsubscribed. Reply START to opt back in."]  # no "Welcome back!"
 
 
 async def test_stop_replying_to_a_campaign_message_lasts_the_category_days(
