@@ -36,6 +36,7 @@ from backend.messages.optout_tag import tag_text
 from backend.messages.ratelimit import RateLimiter
 from backend.messages.tables import Message
 from backend.providers.base import Button, Outgoing, SendResult, Template
+from backend.providers.registry import webhook_url
 from backend.senders.tables import Sender
 
 log = logging.getLogger(__name__)
@@ -204,11 +205,7 @@ class Dispatcher:
             text = tag_text(text, sender, row["workspace"], row["address"])
         template = _json(row["template"])
         buttons = _json(row["buttons"]) or []
-        callback = None
-        if channel == "sms":
-            from backend.providers.registry import webhook_url
-
-            callback = webhook_url(self.providers.public_url, sender["id"])
+        callback = webhook_url(self.providers.public_url, sender["id"]) if channel == "sms" else None
         return Outgoing(
             message_id=row["id"],
             channel=channel,

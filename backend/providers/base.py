@@ -181,6 +181,24 @@ class Provider(Protocol):
         ...
 
 
+class WithoutWebhooks:
+    """The webhook half of :class:`Provider` for providers that receive none (SMTP; the sandbox, whose
+    replies come through the authenticated sandbox endpoint): no handshake, nothing ever verifies, so
+    ``/webhooks/{sender_id}`` refuses every request for them."""
+
+    def handshake(self, request: WebhookRequest) -> WebhookReply | None:
+        return None
+
+    def verify(self, request: WebhookRequest) -> bool:
+        return False
+
+    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
+        return []
+
+    def acknowledge(self) -> WebhookReply:
+        return WebhookReply(200)
+
+
 class MalformedWebhook(ValueError):
     """A verified webhook whose body does not read as the provider's format."""
 

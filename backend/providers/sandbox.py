@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from backend.providers.base import InboundEvent, Outgoing, SendResult, WebhookReply, WebhookRequest
+from backend.providers.base import Outgoing, SendResult, WithoutWebhooks
 from backend.providers.http import ProviderHttp
 from backend.senders.provider_config import ProviderConfig
 
 
-class SandboxProvider:
+class SandboxProvider(WithoutWebhooks):
     name: ClassVar[str] = "sandbox"
 
     def __init__(
@@ -32,18 +32,6 @@ class SandboxProvider:
 
     async def send(self, message: Outgoing) -> SendResult:
         return SendResult(outcome="accepted", provider_message_id=f"sandbox-{message.message_id}")
-
-    def handshake(self, request: WebhookRequest) -> WebhookReply | None:
-        return None
-
-    def verify(self, request: WebhookRequest) -> bool:
-        return False
-
-    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        return []
-
-    def acknowledge(self) -> WebhookReply:
-        return WebhookReply(200)
 
     async def aclose(self) -> None:
         return None

