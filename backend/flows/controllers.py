@@ -133,7 +133,7 @@ class FlowController(Controller):
     ) -> ValidationOut:
         row = await service.get_flow(principal, flow_id)
         raw = data.graph if data is not None and data.graph is not None else row["draft"]
-        problems = service.validate_graph(service.parse_graph(raw))
+        problems = await service.validate_graph(principal.workspace_id, service.parse_graph(raw))
         return msgspec.convert(
             {"valid": not problems, "errors": service.problems_out(problems)}, ValidationOut
         )

@@ -7,7 +7,9 @@ from typing import Any
 
 import msgspec
 
+from backend.audience.tables import Group
 from backend.audit import service as audit
+from backend.consent.tables import MarketingCategory
 from backend.core.database import is_unique_violation, locked, transaction
 from backend.core.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
 from backend.flows.tables import Flow, FlowVersion
@@ -142,9 +144,26 @@ def problems_out(problems: list[Problem]) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(problem) for problem in problems]
 
 
-def validate_graph(graph: FlowGraph) -> list[Problem]:
-    # Group and category ids are checked once those domains exist (audience issue).
-    return validate(graph)
+async def validate_graph(workspace_id: int, graph: FlowGraph) -> list[Problem]:
+    """The graph's problems, with its group and category ids checked against this workspace's.
+
+    A group or category deleted since the node was set shows up here (``unknown_reference``) instead
+    of failing when a campaign reaches the node. The lookups run only for graphs that refer to one.
+    """
+    group_ids = category_ids = None
+    referenced = {name for node in graph.nodes for name in _REFERENCE_FIELDS if getattr(node, name, None)}
+    if "group_id" in referenced:
+        rows = await Group.select(Group.id).where(Group.workspace == workspace_id)
+        group_ids = {row["id"] for row in rows}
+    if "category_id" in referenced:
+        rows = await MarketingCategory.select(MarketingCategory.id).where(
+            MarketingCategory.workspace == workspace_id
+        )
+        category_ids = {row["id"] for row in rows}
+    return validate(graph, group_ids=group_ids, category_ids=category_ids)
+
+
+_REFERENCE_FIELDS = ("group_id", "category_id")
 
 
 async def publish(principal: Principal, flow_id: int, revision: int | None) -> dict[str, Any]:
@@ -167,7 +186,7 @@ async def _publish(principal: Principal, flow_id: int, revision: int | None) -> 
                 f"revision: the draft is at revision {row['revision']}, not {revision}; reload it first"
             )
         graph = parse_graph(row["draft"])
-        problems = validate_graph(graph)
+        problems = await validate_graph(principal.workspace_id, graph)
         if problems:
             raise Unprocessable(
                 f"the flow has {len(problems)} problem(s); fix them before publishing. First: {problems[0].message}",

@@ -308,3 +308,36 @@ async def test_the_list_shows_each_flow_trigger(client, tenant):
         "Help bot": "keyword",
         "Campaign flow": "manual",
     }
+
+
+async def test_groups_and_categories_are_checked_against_the_workspace(client, tenant, make_tenant):
+    """A node naming a deleted group, or another workspace's category, cannot publish."""
+    other = await make_tenant("Other")
+    theirs = (
+        await client.post(
+            "/api/v1/marketing-categories",
+            json={"name": "Their news", "unsubscribe_days": 30},
+            headers=other.headers(),
+        )
+    ).json()
+    group = (await client.post("/api/v1/groups", json={"name": "VIP"}, headers=tenant.headers())).json()
+    graph = copy.deepcopy(SIMPLE)
+    graph["nodes"].insert(2, {"kind": "add_to_group", "id": "vip", "group_id": group["id"]})
+    graph["nodes"][1]["category_id"] = theirs["id"]
+    graph["edges"][1] = {"id": "e2", "source": "hello", "target": "vip"}
+    graph["edges"].append({"id": "e3", "source": "vip", "target": "done"})
+    flow = await _create(client, tenant, graph)
+
+    async def problems() -> set[tuple[str, str, str]]:
+        result = (await client.post(f"/api/v1/flows/{flow['id']}/validate", headers=tenant.headers())).json()
+        return {(p["node_id"], p["code"], p["field"]) for p in result["errors"]}
+
+    assert await problems() == {("hello", "unknown_reference", "category_id")}
+    assert (await client.delete(f"/api/v1/groups/{group['id']}", headers=tenant.headers())).status_code == 204
+    assert await problems() == {
+        ("hello", "unknown_reference", "category_id"),
+        ("vip", "unknown_reference", "group_id"),
+    }
+    published = await client.post(f"/api/v1/flows/{flow['id']}/publish", headers=tenant.headers())
+    assert published.status_code == 422
+    assert {problem["code"] for problem in published.json()["errors"]} == {"unknown_reference"}
