@@ -89,16 +89,80 @@ class WorkspaceSettings(TypedDict):
     marketing_unsubscription_days: int
 
 
-class FlowInfo(TypedDict):
+class FlowSummary(TypedDict):
     id: int
     name: str
     status: str
+    """``draft`` (never published), ``published`` (the draft is the latest version), ``draft_ahead``."""
     revision: int
     latest_version: int | None
     trigger: str
     created_at: str
     updated_at: str
+
+
+class FlowInfo(FlowSummary):
     graph: dict[str, Any]
+
+
+class FlowPage(TypedDict):
+    items: list[FlowSummary]
+    next_cursor: str | None
+
+
+class ProblemInfo(TypedDict):
+    node_id: str | None
+    code: str
+    message: str
+    field: str
+
+
+class ValidationResult(TypedDict):
+    valid: bool
+    errors: list[ProblemInfo]
+
+
+class PublishResult(TypedDict):
+    flow_id: int
+    version: int
+    published_at: str
+    created: bool
+    """False when the draft was unchanged since the latest version (that version is returned)."""
+
+
+class VersionSummary(TypedDict):
+    number: int
+    trigger: str
+    published_at: str
+    published_by: str
+
+
+class VersionInfo(VersionSummary):
+    flow_id: int
+    graph: dict[str, Any]
+
+
+class PreviewInfo(TypedDict):
+    """``GET /api/v1/previews/{id}``: see ``backend/previews/schemas.py`` (PreviewOut) for every field."""
+
+    id: str
+    flow_id: int
+    version: int
+    status: str
+    active_node: str | None
+    waiting: dict[str, Any] | None
+    transcript: list[dict[str, Any]]
+    path: list[dict[str, Any]]
+    variables: dict[str, Any]
+    contact: dict[str, Any]
+    clock: str
+
+
+class NamedRef(TypedDict):
+    """What pickers need of a group or a marketing category."""
+
+    id: int
+    name: str
 
 
 @dataclass
@@ -133,6 +197,7 @@ class BackendClient:
         *,
         token: str | None = None,
         json: Any = None,
+        params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body (``None`` for 204)."""
@@ -143,7 +208,13 @@ class BackendClient:
         if token:
             request_headers["Authorization"] = f"Bearer {token}"
         try:
-            response = await self._client.request(method, path, json=json, headers=request_headers)
+            response = await self._client.request(
+                method,
+                path,
+                json=json,
+                params={key: value for key, value in (params or {}).items() if value is not None},
+                headers=request_headers,
+            )
         except httpx.TransportError as exc:
             raise BackendUnreachable(self.base_url, type(exc).__name__) from exc
         return _decode(response)
@@ -185,6 +256,102 @@ class BackendClient:
         return await self.request(
             "PUT", f"/api/v1/flows/{flow_id}", token=token, json={"graph": graph, "revision": revision}
         )
+
+    async def list_flows(
+        self, token: str, *, name: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> FlowPage:
+        return await self.request(
+            "GET", "/api/v1/flows", token=token, params={"name": name, "cursor": cursor, "limit": limit}
+        )
+
+    async def create_flow(self, token: str, name: str, graph: dict[str, Any] | None = None) -> FlowInfo:
+        """A new flow; without ``graph`` it starts with a single start node."""
+        body: dict[str, Any] = {"name": name}
+        if graph is not None:
+            body["graph"] = graph
+        return await self.request("POST", "/api/v1/flows", token=token, json=body)
+
+    async def rename_flow(self, token: str, flow_id: int, name: str, *, revision: int) -> FlowInfo:
+        return await self.request(
+            "PUT", f"/api/v1/flows/{flow_id}", token=token, json={"name": name, "revision": revision}
+        )
+
+    async def delete_flow(self, token: str, flow_id: int) -> None:
+        await self.request("DELETE", f"/api/v1/flows/{flow_id}", token=token)
+
+    async def validate_flow(
+        self, token: str, flow_id: int, graph: dict[str, Any] | None = None
+    ) -> ValidationResult:
+        """Problems of ``graph`` (e.g. the editor's unsaved state), or of the saved draft without it."""
+        return await self.request(
+            "POST",
+            f"/api/v1/flows/{flow_id}/validate",
+            token=token,
+            json={"graph": graph} if graph is not None else None,
+        )
+
+    async def publish_flow(self, token: str, flow_id: int, *, revision: int) -> PublishResult:
+        """Freeze the draft at ``revision``; 422 :class:`ApiError` lists the problems, 409 a newer draft."""
+        return await self.request(
+            "POST", f"/api/v1/flows/{flow_id}/publish", token=token, json={"revision": revision}
+        )
+
+    async def list_versions(self, token: str, flow_id: int) -> list[VersionSummary]:
+        """Published versions, newest first."""
+        return await self.request("GET", f"/api/v1/flows/{flow_id}/versions", token=token)
+
+    async def get_version(self, token: str, flow_id: int, number: int) -> VersionInfo:
+        return await self.request("GET", f"/api/v1/flows/{flow_id}/versions/{number}", token=token)
+
+    async def start_preview(
+        self,
+        token: str,
+        flow_id: int,
+        *,
+        version: int | None = None,
+        contact: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> PreviewInfo:
+        """Walk a published version (the latest without ``version``) as a test contact."""
+        body: dict[str, Any] = {"flow_id": flow_id, "version": version, "seed": seed}
+        if contact is not None:
+            body["contact"] = contact
+        return await self.request("POST", "/api/v1/previews", token=token, json=body)
+
+    async def get_preview(self, token: str, preview_id: str) -> PreviewInfo:
+        return await self.request("GET", f"/api/v1/previews/{preview_id}", token=token)
+
+    async def reply_preview(
+        self, token: str, preview_id: str, *, text: str | None = None, button_id: str | None = None
+    ) -> PreviewInfo:
+        """Answer as the test contact: exactly one of a typed ``text`` or a tapped ``button_id``."""
+        return await self.request(
+            "POST",
+            f"/api/v1/previews/{preview_id}/reply",
+            token=token,
+            json={"text": text, "button_id": button_id},
+        )
+
+    async def skip_wait_preview(self, token: str, preview_id: str) -> PreviewInfo:
+        return await self.request("POST", f"/api/v1/previews/{preview_id}/skip-wait", token=token)
+
+    async def list_groups(self, token: str) -> list[NamedRef]:
+        return await self._all(token, "/api/v1/groups")
+
+    async def list_categories(self, token: str) -> list[NamedRef]:
+        return await self._all(token, "/api/v1/marketing-categories")
+
+    async def _all(self, token: str, path: str, *, most: int = 2_000) -> list[Any]:
+        """Every item of a paginated list (pickers need them all; ``most`` bounds a runaway list)."""
+        items: list[Any] = []
+        cursor: str | None = None
+        while len(items) < most:
+            page = await self.request("GET", path, token=token, params={"cursor": cursor, "limit": 500})
+            items.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        return items
 
 
 def _decode(response: httpx.Response) -> Any:

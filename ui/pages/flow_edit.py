@@ -17,6 +17,7 @@ from nicegui import ui
 from flows.schema import FlowGraph, FormatError, decode_graph, graph_to_builtins
 from ui.backend import ApiError, BackendUnreachable, FlowInfo, api
 from ui.components.flow_editor import FlowEditor
+from ui.components.flow_status import status_text
 from ui.layout import shell_page
 from ui.session import Session, forget, login_url
 
@@ -115,7 +116,7 @@ def _editor(session: Session, flow: FlowInfo, graph: FlowGraph) -> None:
             "flat round dense color=grey-8"
         ).tooltip("All flows")
         ui.label(flow["name"]).classes("text-lg font-semibold text-slate-900 truncate").mark("flow-name")
-        ui.label(_status_text(flow)).classes(
+        ui.label(status_text(flow)).classes(
             "text-xs px-2 py-0.5 rounded-full bg-slate-100 text-slate-600 whitespace-nowrap"
         ).mark("flow-status")
         ui.space()
@@ -162,14 +163,6 @@ def _editor(session: Session, flow: FlowInfo, graph: FlowGraph) -> None:
     )
     editor.mark("flow-editor")
     editor_ref.append(editor)
-
-
-def _status_text(flow: FlowInfo) -> str:
-    if flow["status"] == "published":
-        return f"Published v{flow['latest_version']}"
-    if flow["status"] == "draft_ahead":
-        return f"Draft ahead of v{flow['latest_version']}"
-    return "Draft"
 
 
 def _missing(text: str) -> None:
