@@ -250,11 +250,15 @@ class _At:
     position: int
 
     def __call__(self, code: str, text: str, field: str = "") -> None:
-        self.report.add(self.position, self.node.id, code, f"{_node_name(self.node)}: {text}", field)
+        self.report.add(self.position, self.node.id, code, f"{node_name(self.node)}: {text}", field)
 
 
-def _node_name(node: Node) -> str:
-    """How the canvas shows the node to its author: kind and label, or kind and id when unlabelled."""
+def node_name(node: Node) -> str:
+    """How the canvas shows the node to its author: kind and label, or kind and id when unlabelled.
+
+    Every problem on a node starts with this name and ": ", so a list of problems reads on its own; the
+    editor, which shows a problem *on* its node, drops that prefix.
+    """
     kind = node.__struct_config__.tag
     title = _KIND_NAMES.get(kind, str(kind))
     label = node.label.strip()
@@ -394,7 +398,7 @@ def _check_starts_and_ids(graph: FlowGraph, shape: _Shape, report: _Report) -> N
         else:
             at(
                 "multiple_starts",
-                f"a flow has exactly one start and it already begins at {_node_name(first_start)}; "
+                f"a flow has exactly one start and it already begins at {node_name(first_start)}; "
                 "remove this start or the other.",
             )
     if first_start is None:
@@ -432,7 +436,7 @@ def _check_edges(graph: FlowGraph, shape: _Shape, report: _Report) -> None:
         if isinstance(shape.nodes[target], StartNode):
             at(
                 "edge_into_start",
-                f"{_port_name(at.node, port)} leads back to {_node_name(shape.nodes[target])}; "
+                f"{_port_name(at.node, port)} leads back to {node_name(shape.nodes[target])}; "
                 "nothing can connect into a start.",
                 port,
             )
@@ -522,7 +526,7 @@ def _check_loops(shape: _Shape, report: _Report) -> None:
 
 def _loop_steps(nodes: Sequence[Node]) -> str:
     """The loop's steps in canvas order; a huge loop is cut short so the message stays readable."""
-    names = " → ".join(_node_name(node) for node in nodes[:LOOP_NAMES_SHOWN])
+    names = " → ".join(node_name(node) for node in nodes[:LOOP_NAMES_SHOWN])
     hidden = len(nodes) - LOOP_NAMES_SHOWN
     return f"{names} and {hidden} more" if hidden > 0 else names
 

@@ -16,7 +16,7 @@ from nicegui.storage import Storage
 
 from backend.config import Settings
 from ui.backend import api
-from ui.pages import flow_edit, login, placeholders, settings
+from ui.pages import flow_edit, flow_preview, flow_version, flows_list, login, placeholders, settings
 from ui.theme import FAVICON
 
 
@@ -28,7 +28,10 @@ def register_pages(api_url: str) -> None:
 
     login.register()
     placeholders.register()
+    flows_list.register()
     flow_edit.register()
+    flow_preview.register()
+    flow_version.register()
     settings.register()
     ui.page("/")(_home)
 

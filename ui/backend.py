@@ -250,12 +250,22 @@ class BackendClient:
         return await self.request("GET", f"/api/v1/flows/{flow_id}", token=token)
 
     async def save_flow_draft(
-        self, token: str, flow_id: int, graph: dict[str, Any], *, revision: int
+        self,
+        token: str,
+        flow_id: int,
+        *,
+        revision: int,
+        graph: dict[str, Any] | None = None,
+        name: str | None = None,
     ) -> FlowInfo:
-        """Replace the draft; a 409 :class:`ApiError` means someone saved since ``revision`` was loaded."""
-        return await self.request(
-            "PUT", f"/api/v1/flows/{flow_id}", token=token, json={"graph": graph, "revision": revision}
-        )
+        """Replace the draft's graph and/or name; a 409 :class:`ApiError` means someone saved since
+        ``revision`` was loaded."""
+        body: dict[str, Any] = {"revision": revision}
+        if graph is not None:
+            body["graph"] = graph
+        if name is not None:
+            body["name"] = name
+        return await self.request("PUT", f"/api/v1/flows/{flow_id}", token=token, json=body)
 
     async def list_flows(
         self, token: str, *, name: str | None = None, cursor: str | None = None, limit: int = 50
@@ -270,11 +280,6 @@ class BackendClient:
         if graph is not None:
             body["graph"] = graph
         return await self.request("POST", "/api/v1/flows", token=token, json=body)
-
-    async def rename_flow(self, token: str, flow_id: int, name: str, *, revision: int) -> FlowInfo:
-        return await self.request(
-            "PUT", f"/api/v1/flows/{flow_id}", token=token, json={"name": name, "revision": revision}
-        )
 
     async def delete_flow(self, token: str, flow_id: int) -> None:
         await self.request("DELETE", f"/api/v1/flows/{flow_id}", token=token)

@@ -88,9 +88,14 @@ def shell_page(path: str, title: str, *, full_width: bool = False) -> Callable[[
 def shell(session: Session, current_path: str, *, full_width: bool = False) -> Iterator[ui.column]:
     """Header and navigation drawer; the body of the ``with`` block fills the main column."""
     apply_theme()
-    # value=None: open on wide screens, a closed overlay (menu button) on phones.
-    drawer = ui.left_drawer(value=None, fixed=True).props("bordered width=232").classes("bg-white p-0")
-    _header(session, drawer)
+    # value=None: open on wide screens, a closed overlay (menu button) on phones. A full-width page
+    # (the flow canvas) needs the room: its drawer starts closed behind the menu button.
+    drawer = (
+        ui.left_drawer(value=False if full_width else None, fixed=True)
+        .props("bordered width=232")
+        .classes("bg-white p-0")
+    )
+    _header(session, drawer, always_menu=full_width)
     with drawer:
         _navigation(session, current_path)
     layout = "w-full p-0 gap-0" if full_width else "w-full max-w-5xl mx-auto px-6 py-8 gap-6"
@@ -98,7 +103,7 @@ def shell(session: Session, current_path: str, *, full_width: bool = False) -> I
         yield content
 
 
-def _header(session: Session, drawer: ui.left_drawer) -> None:
+def _header(session: Session, drawer: ui.left_drawer, *, always_menu: bool) -> None:
     with (
         ui.header(elevated=False)
         .classes("bg-white text-slate-900 border-b border-slate-200 px-4 py-2")
@@ -106,8 +111,8 @@ def _header(session: Session, drawer: ui.left_drawer) -> None:
         ui.row().classes("w-full items-center no-wrap gap-3"),
     ):
         ui.button(icon="menu", on_click=drawer.toggle).props("flat round dense color=grey-8").classes(
-            "lg:hidden"
-        )
+            "" if always_menu else "lg:hidden"
+        ).mark("menu")
         logo(26)
         ui.label("Flowgate").classes("text-lg font-semibold tracking-tight max-sm:hidden")
         ui.label("/").classes("text-slate-300 max-sm:hidden")

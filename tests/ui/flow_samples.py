@@ -37,3 +37,31 @@ async def create_flow(client: httpx.AsyncClient, tenant: Tenant, name: str = "We
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+# start -> hello -> done: nothing to fix, so it publishes as it is.
+VALID_GRAPH: dict[str, Any] = {
+    "format_version": 1,
+    "nodes": [
+        {"kind": "start", "id": "start", "label": "Start", "position": {"x": 0, "y": 0}},
+        {
+            "kind": "send_message",
+            "id": "hello",
+            "text": "Hi {{contact.name}}!",
+            "position": {"x": 300, "y": 0},
+        },
+        {"kind": "end", "id": "done", "position": {"x": 600, "y": 0}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "start", "target": "hello"},
+        {"id": "e2", "source": "hello", "target": "done"},
+    ],
+}
+
+
+async def create_valid_flow(client: httpx.AsyncClient, tenant: Tenant, name: str = "Ready to go") -> dict:
+    response = await client.post(
+        "/api/v1/flows", json={"name": name, "graph": VALID_GRAPH}, headers=tenant.headers()
+    )
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -1,31 +1,42 @@
-"""``/flows/{id}``: a flow's draft on the node-graph canvas, saved back as it is edited.
+"""``/flows/{id}``: a flow's draft on the node-graph canvas, saved and validated as it is edited.
 
-The draft is loaded once from the API with its ``revision``; every change on the canvas is saved with
-that revision, and the API's answer brings the next one. A 409 means the draft was saved elsewhere (another
-tab, another person) since it was loaded: saving stops and a banner offers to reload, so nobody's work is
-overwritten silently. Saves run one at a time; changes made while one is under way go out in the next.
+The toolbar carries what a marketer does with the whole flow: rename it, see whether every change is
+saved, undo and redo, see how many problems keep it from publishing, open published versions,
+preview, publish. Publish is enabled only when the saved draft validated without problems; it then
+says the new version's number.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 from nicegui import ui
 
-from flows.schema import FlowGraph, FormatError, decode_graph, graph_to_builtins
-from ui.backend import ApiError, BackendUnreachable, FlowInfo, api
-from ui.components.flow_editor import FlowEditor
-from ui.components.flow_status import status_text
+from flows.schema import graph_to_builtins
+from ui.backend import ApiError, BackendUnreachable, FlowInfo, ProblemInfo, api
+from ui.components.draft_sync import DraftSync, SaveState
+from ui.components.flow_document import FlowDocument
+from ui.components.flow_status import STATUS_STYLE, status_text
 from ui.layout import shell_page
+from ui.pages.flow_workspace import (
+    NotShown,
+    Workspace,
+    build_workspace,
+    load,
+    missing,
+    parse,
+    pickers,
+    toolbar,
+)
 from ui.session import Session, forget, login_url
 
-STATE_TEXT = {
+STATE_TEXT: dict[SaveState, tuple[str, str, str]] = {
     "saved": ("Saved", "cloud_done", "text-emerald-700"),
+    "pending": ("Unsaved changes", "edit", "text-slate-500"),
     "saving": ("Saving…", "cloud_sync", "text-slate-500"),
     "conflict": ("Not saved: changed elsewhere", "sync_problem", "text-red-700"),
     "failed": ("Not saved", "cloud_off", "text-amber-700"),
+    "signed_out": ("Not saved: signed out", "lock", "text-red-700"),
 }
 
 
@@ -33,142 +44,323 @@ def register() -> None:
     shell_page("/flows/{flow_id}", "Flow", full_width=True)(flow_edit_body)
 
 
-@dataclass
-class DraftSaver:
-    """Saves the editor's graph as the flow's draft, one request at a time, never over a newer draft."""
-
-    session: Session
-    flow_id: int
-    revision: int
-    on_state: Callable[[str, str], None] | None = None
-    state: str = "saved"
-    pending: FlowGraph | None = None
-    _running: asyncio.Task | None = field(default=None, repr=False)
-
-    def request_save(self, graph: FlowGraph) -> asyncio.Task | None:
-        if self.state == "conflict":
-            return None  # the person must reload first; saving now would overwrite the other change
-        self.pending = graph
-        if self._running is None or self._running.done():
-            self._running = asyncio.create_task(self._drain())
-        return self._running
-
-    async def _drain(self) -> None:
-        while self.pending is not None and self.state != "conflict":
-            graph, self.pending = self.pending, None
-            self._set("saving")
-            try:
-                saved = await api.save_flow_draft(
-                    self.session.token, self.flow_id, graph_to_builtins(graph), revision=self.revision
-                )
-            except ApiError as exc:
-                if exc.status == 409:
-                    self._set("conflict")
-                    return
-                if exc.status == 401:
-                    forget()
-                    ui.navigate.to(login_url(f"/flows/{self.flow_id}"))
-                    return
-                self._set("failed", exc.detail)
-                return
-            except BackendUnreachable:
-                self._set("failed", "the API is not answering")
-                return
-            self.revision = saved["revision"]
-            self._set("saved")
-
-    def _set(self, state: str, detail: str = "") -> None:
-        self.state = state
-        if self.on_state is not None:
-            self.on_state(state, detail)
-
-
 async def flow_edit_body(session: Session, flow_id: str = "") -> None:
+    here = f"/flows/{flow_id}"
     if not flow_id.isdigit():
-        _missing(f"“{flow_id}” is not a flow number.")
+        missing(f"“{flow_id}” is not a flow number.")
         return
     try:
-        flow = await api.get_flow(session.token, int(flow_id))
-    except BackendUnreachable as exc:
-        _missing(f"Flowgate's API at {exc.url} is not answering; the flow could not be loaded.")
+        flow = await load(session, here, api.get_flow(session.token, int(flow_id)))
+        graph = parse(flow["graph"])
+    except NotShown:
         return
-    except ApiError as exc:
-        if exc.status == 401:
-            forget()
-            ui.navigate.to(login_url(f"/flows/{flow_id}"))
-            return
-        _missing("There is no such flow in this workspace." if exc.status == 404 else exc.detail)
-        return
-    try:
-        graph = decode_graph(flow["graph"])
-    except FormatError as exc:
-        _missing(f"This flow's draft cannot be drawn: {exc}")
-        return
-    _editor(session, flow, graph)
+    groups, categories = await pickers(session)
+    page = DraftPage(session, flow, FlowDocument(graph))
+    page.build(groups, categories)
+    await page.sync.validate()
 
 
-def _editor(session: Session, flow: FlowInfo, graph: FlowGraph) -> None:
-    readonly = not session.allows("marketer")
-    saver = DraftSaver(session, flow["id"], flow["revision"])
+class DraftPage:
+    def __init__(self, session: Session, flow: FlowInfo, document: FlowDocument) -> None:
+        self.session = session
+        self.flow = flow
+        self.document = document
+        self.readonly = not session.allows("marketer")
+        self.sync = DraftSync(
+            api,
+            session.token,
+            flow["id"],
+            flow["revision"],
+            graph=lambda: graph_to_builtins(self.document.graph),
+            on_state=self._show_state,
+            on_problems=self._show_problems,
+            on_saved=self._saved,
+        )
+        self.workspace: Workspace | None = None
+        self.client = ui.context.client
 
-    with ui.row().classes("w-full items-center gap-3 px-4 py-2 bg-white border-b border-slate-200 no-wrap"):
+    # --- layout -------------------------------------------------------------------------------
+
+    def build(self, groups: list, categories: list) -> None:
+        with toolbar():
+            self._toolbar_left()
+            ui.space()
+            self._toolbar_right()
+        self._conflict_banner()
+        self.workspace = build_workspace(
+            self.session,
+            self.document,
+            readonly=self.readonly,
+            groups=groups,
+            categories=categories,
+            on_graph_change=self._graph_changed,
+        )
+        self._show_state("saved", "")
+        self._refresh_history()
+        # Leaving the page (or losing the connection) saves what is pending right away; the save
+        # runs in the server, so it completes even when the tab is gone.
+        ui.context.client.on_disconnect(self.sync.flush)
+
+    def _toolbar_left(self) -> None:
         ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/flows")).props(
             "flat round dense color=grey-8"
         ).tooltip("All flows")
-        ui.label(flow["name"]).classes("text-lg font-semibold text-slate-900 truncate").mark("flow-name")
-        ui.label(status_text(flow)).classes(
-            "text-xs px-2 py-0.5 rounded-full bg-slate-100 text-slate-600 whitespace-nowrap"
-        ).mark("flow-status")
-        ui.space()
-        if readonly:
-            ui.label("Read-only").classes("text-sm text-slate-500").mark("read-only")
-        with ui.row().classes("items-center gap-1 no-wrap"):
-            state_icon = ui.icon("cloud_done", size="1.1rem")
-            state_label = ui.label("Saved").classes("text-sm").mark("save-state")
-        editor_ref: list[FlowEditor] = []
-        ui.button("Fit", icon="fit_screen", on_click=lambda: editor_ref[0].fit_view()).props(
-            "flat no-caps dense color=grey-8"
-        ).mark("fit-view")
-
-    with ui.row().classes("w-full items-center gap-3 px-4 py-2 bg-red-50 border-b border-red-200") as banner:
-        ui.icon("sync_problem", size="1.25rem").classes("text-red-700")
-        ui.label(
-            "Someone saved this flow elsewhere since you opened it. Your last change was not saved; reload "
-            "to continue from their version."
-        ).classes("text-sm text-red-900")
-        ui.space()
-        ui.button("Reload", icon="refresh", on_click=lambda: ui.navigate.reload()).props(
-            "unelevated no-caps dense color=negative"
-        ).mark("reload-flow")
-    banner.mark("conflict-banner")
-    banner.visible = False
-
-    def show_state(state: str, detail: str) -> None:
-        text, icon, colour = STATE_TEXT[state]
-        state_label.text = f"{text}: {detail}" if detail else text
-        state_icon.name = icon
-        # Colour the two children: replacing the row's own classes would drop NiceGUI's row layout.
-        state_icon.classes(replace=colour)
-        state_label.classes(replace=f"text-sm whitespace-nowrap {colour}")
-        banner.visible = state == "conflict"
-        if state == "conflict":
-            editor.set_readonly(True)
-
-    saver.on_state = show_state
-    show_state("saved", "")
-    editor = (
-        FlowEditor(graph, readonly=readonly, on_change=saver.request_save)
-        .classes("w-full")
-        .style("height: calc(100vh - 56px - 53px)")
-    )
-    editor.mark("flow-editor")
-    editor_ref.append(editor)
-
-
-def _missing(text: str) -> None:
-    with ui.column().classes("w-full max-w-5xl mx-auto px-6 py-8 gap-3").mark("flow-missing"):
-        ui.label("Flow not available").classes("text-2xl font-semibold text-slate-900")
-        ui.label(text).classes("text-slate-600")
-        ui.button("All flows", icon="arrow_back", on_click=lambda: ui.navigate.to("/flows")).props(
-            "flat no-caps"
+        self.name = (
+            ui.input(value=self.flow["name"])
+            .props('dense borderless maxlength=200 input-class="text-lg font-semibold text-slate-900"')
+            .classes("min-w-[12rem] max-w-[22rem]")
+            .mark("flow-name")
         )
+        if self.readonly:
+            self.name.props("readonly")
+        else:
+            self.name.tooltip("Rename the flow")
+            self.name.on("blur", self._rename)
+            self.name.on("keydown.enter", self._rename)
+        self.status = ui.label(status_text(self.flow)).mark("flow-status")
+        self._style_status()
+        with ui.row().classes("items-center gap-1 no-wrap pl-2"):
+            self.state_icon = ui.icon("cloud_done", size="1.1rem")
+            self.state_label = ui.label("Saved").classes("text-sm whitespace-nowrap").mark("save-state")
+
+    def _toolbar_right(self) -> None:
+        if self.readonly:
+            ui.label("Read-only").classes("text-sm text-slate-500 pr-2").mark("read-only")
+        else:
+            self.undo_button = (
+                ui.button(icon="undo", on_click=self._undo)
+                .props("flat round dense color=grey-8")
+                .tooltip("Undo (Ctrl+Z)")
+                .mark("undo")
+            )
+            self.redo_button = (
+                ui.button(icon="redo", on_click=self._redo)
+                .props("flat round dense color=grey-8")
+                .tooltip("Redo (Ctrl+Shift+Z)")
+                .mark("redo")
+            )
+        ui.button(
+            icon="fit_screen", on_click=lambda: self.workspace and self.workspace.editor.fit_view()
+        ).props("flat round dense color=grey-8").tooltip("Fit the flow on screen").mark("fit-view")
+        self.problems_chip = (
+            ui.button("Checking…", on_click=self._show_overview)
+            .props("flat dense no-caps color=grey-7")
+            .mark("problems-chip")
+        )
+        ui.button("Versions", icon="history", on_click=self._open_versions).props(
+            "flat dense no-caps color=grey-8"
+        ).mark("versions")
+        ui.button("Preview", icon="smartphone", on_click=self._preview_latest).props(
+            "outline dense no-caps color=primary"
+        ).mark("preview")
+        if not self.readonly:
+            self.publish_button = (
+                ui.button("Publish", icon="rocket_launch", on_click=self._publish)
+                .props("unelevated dense no-caps color=primary")
+                .classes("px-3")
+                .mark("publish")
+            )
+            self.publish_button.disable()
+
+    def _conflict_banner(self) -> None:
+        with ui.row().classes(
+            "w-full items-center gap-3 px-4 py-2 bg-red-50 border-b border-red-200"
+        ) as banner:
+            ui.icon("sync_problem", size="1.25rem").classes("text-red-700")
+            ui.label(
+                "Someone saved this flow elsewhere since you opened it. Your last change was not saved; "
+                "reload to continue from their version."
+            ).classes("text-sm text-red-900")
+            ui.space()
+            ui.button("Reload", icon="refresh", on_click=lambda: ui.navigate.reload()).props(
+                "unelevated no-caps dense color=negative"
+            ).mark("reload-flow")
+        banner.mark("conflict-banner")
+        banner.visible = False
+        self.banner = banner
+
+    # --- editing ------------------------------------------------------------------------------
+
+    def _graph_changed(self) -> None:
+        self.sync.changed()
+        self._refresh_history()
+        self._refresh_publish()
+
+    async def _undo(self) -> None:
+        assert self.workspace is not None
+        await self.workspace.editor.undo()
+
+    async def _redo(self) -> None:
+        assert self.workspace is not None
+        await self.workspace.editor.redo()
+
+    def _refresh_history(self) -> None:
+        if self.readonly:
+            return
+        self.undo_button.set_enabled(self.document.can_undo and self.sync.state != "conflict")
+        self.redo_button.set_enabled(self.document.can_redo and self.sync.state != "conflict")
+
+    def _rename(self) -> None:
+        name = (self.name.value or "").strip()
+        if not name:
+            self.name.value = self.flow["name"]
+            ui.notify("A flow needs a name; the old one is kept.", type="warning")
+            return
+        if name != self.flow["name"]:
+            self.flow["name"] = name
+            self.sync.rename(name)
+
+    def _show_overview(self) -> None:
+        assert self.workspace is not None
+        self.workspace.editor.select([])
+        self.workspace.tabs.set_value(self.workspace.step_tab)
+        self.workspace.panel.show()
+
+    # --- saving and validation ----------------------------------------------------------------
+
+    def _show_state(self, state: SaveState, detail: str) -> None:
+        text, icon, colour = STATE_TEXT[state]
+        self.state_label.text = f"{text}: {detail}" if detail else text
+        self.state_icon.name = icon
+        # Colour the two children: replacing the row's own classes would drop NiceGUI's row layout.
+        self.state_icon.classes(replace=colour)
+        self.state_label.classes(replace=f"text-sm whitespace-nowrap {colour}")
+        if state == "conflict":
+            self.banner.visible = True
+            if self.workspace is not None:
+                self.workspace.editor.set_readonly(True)
+            self._refresh_history()
+        elif state == "signed_out" and self.client.has_socket_connection:
+            # (A tab closed meanwhile has no storage or page left to send anywhere.)
+            forget()
+            ui.notify("Your session ended. Sign in again; the last change was not saved.", type="negative")
+            ui.navigate.to(login_url(f"/flows/{self.flow['id']}"))
+        self._refresh_publish()
+
+    def _saved(self, flow: FlowInfo) -> None:
+        self.flow.update({key: flow[key] for key in ("status", "latest_version", "revision", "name")})
+        self.status.text = status_text(self.flow)
+        self._style_status()
+
+    def _style_status(self) -> None:
+        self.status.classes(
+            replace="text-xs px-2 py-0.5 rounded-full whitespace-nowrap " + STATUS_STYLE[self.flow["status"]]
+        )
+
+    def _show_problems(self, problems: list[ProblemInfo]) -> None:
+        if self.workspace is not None:
+            self.workspace.show_problems(problems)
+        count = len(problems)
+        if count:
+            self.problems_chip.text = f"{count} problem{'s' if count != 1 else ''}"
+            self.problems_chip.props("icon=error_outline color=negative")
+        else:
+            self.problems_chip.text = "No problems"
+            self.problems_chip.props("icon=check_circle color=positive")
+        self._refresh_publish()
+
+    def _refresh_publish(self) -> None:
+        """Enabled while the last validation found no problems; Publish saves what is pending first."""
+        if self.readonly:
+            return
+        usable = self.sync.state in ("saved", "pending", "saving")
+        self.publish_button.set_enabled(usable and self.sync.problems == [])
+        if self.sync.state == "conflict":
+            tip = "Reload first: the flow changed elsewhere"
+        elif self.sync.problems:
+            tip = "Fix the problems to publish"
+        else:
+            tip = "Freeze the draft as a new version that campaigns can use"
+        self.publish_button.props(f'title="{tip}"')
+
+    # --- publishing, versions, preview --------------------------------------------------------
+
+    async def _publish(self) -> None:
+        self.publish_button.disable()
+        try:
+            if not await self.sync.flush():
+                ui.notify("The draft could not be saved, so nothing was published.", type="warning")
+                return
+            if self.sync.problems:
+                ui.notify("Fix the problems first: they are marked on the canvas.", type="warning")
+                return
+            try:
+                result = await api.publish_flow(
+                    self.session.token, self.flow["id"], revision=self.sync.revision
+                )
+            except BackendUnreachable:
+                ui.notify("The API is not answering; nothing was published. Try again.", type="negative")
+                return
+            except ApiError as exc:
+                if exc.status == 409:
+                    self.sync.conflicted()
+                elif exc.status == 422:
+                    await self.sync.validate()
+                    ui.notify("Not published: the flow has problems; they are marked.", type="warning")
+                else:
+                    ui.notify(f"Not published: {exc.detail}", type="negative")
+                return
+            self.flow.update(latest_version=result["version"], status="published")
+            self.status.text = status_text(self.flow)
+            self._style_status()
+            if result["created"]:
+                ui.notify(f"Published as version {result['version']}", type="positive")
+            else:
+                ui.notify(f"No changes since version {result['version']}: nothing new to publish.")
+            if self.workspace is not None and self.workspace.preview is not None:
+                await self.workspace.preview.start(None)
+        finally:
+            self._refresh_publish()
+
+    async def _preview_latest(self) -> None:
+        assert self.workspace is not None
+        await self.workspace.open_preview(self.session, self.flow["id"], None)
+
+    async def _open_versions(self) -> None:
+        try:
+            versions = await api.list_versions(self.session.token, self.flow["id"])
+        except (ApiError, BackendUnreachable) as exc:
+            ui.notify(f"Could not load the versions: {getattr(exc, 'detail', exc)}", type="negative")
+            return
+        with ui.dialog() as dialog, ui.card().classes("w-[28rem] p-0 gap-0").mark("versions-dialog"):
+            with ui.row().classes("w-full items-center px-4 py-3 border-b border-slate-200"):
+                ui.label("Published versions").classes("text-base font-semibold")
+                ui.space()
+                ui.button(icon="close", on_click=dialog.close).props("flat round dense")
+            if not versions:
+                ui.label("Nothing published yet. Publish makes version 1, frozen for campaigns.").classes(
+                    "p-4 text-sm text-slate-600"
+                )
+            with ui.list().props("separator").classes("w-full max-h-[60vh] overflow-y-auto"):
+                for version in versions:
+                    self._version_row(dialog, version)
+        dialog.on("hide", dialog.delete)
+        dialog.open()
+
+    def _version_row(self, dialog: ui.dialog, version: dict[str, Any]) -> None:
+        number = version["number"]
+        with ui.item().classes("px-4 py-2").mark("version-row"):
+            with ui.item_section():
+                ui.item_label(f"Version {number}").classes("font-medium")
+                ui.item_label(f"{_when(version['published_at'])} · {version['published_by']}").props(
+                    "caption"
+                )
+            with ui.item_section().props("side"), ui.row().classes("gap-1 no-wrap"):
+
+                async def preview(number: int = number) -> None:
+                    dialog.close()
+                    assert self.workspace is not None
+                    await self.workspace.open_preview(self.session, self.flow["id"], number)
+
+                ui.button("Preview", on_click=preview).props("flat dense no-caps color=primary")
+                ui.button(
+                    "Open",
+                    on_click=lambda number=number: ui.navigate.to(
+                        f"/flows/{self.flow['id']}/versions/{number}"
+                    ),
+                ).props("flat dense no-caps color=grey-8").mark(f"open-version-{number}")
+
+
+def _when(iso: str) -> str:
+    """``2026-12-02 17:40`` from the API's ISO time (UTC), short enough for a list."""
+    return iso.replace("T", " ")[:16] + " UTC"

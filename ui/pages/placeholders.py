@@ -26,13 +26,6 @@ class Placeholder:
 
 PLACEHOLDERS: tuple[Placeholder, ...] = (
     Placeholder(
-        "/flows",
-        "Flows",
-        "Draw chat flows as node graphs, publish numbered versions and preview them as a customer would.",
-        "account_tree",
-        "No flows yet",
-    ),
-    Placeholder(
         "/campaigns",
         "Campaigns",
         "Send a published flow to a group of contacts on a schedule, then pause, resume and watch it live.",

@@ -1,54 +1,98 @@
 // The Vue component behind ui/components/flow_editor.py: Vue Flow with Flowgate's node types.
 //
-// Python owns the graph. This component draws the `nodes` and `edges` props and reports what the person
-// did (moved, connected, removed, selected); Python keeps its mirror in sync from those events and sends
-// the props back only when it changes something itself. A connection is drawn at once (and replaces
-// whatever left the same port before: in a flow, a port leads to one node) so the canvas never waits for
-// the server.
-import { computed, h, markRaw, onBeforeUnmount, onMounted, provide, reactive, ref, watchEffect } from "vue";
+// Python owns the graph (ui/components/flow_document.py). This component draws the `nodes` and `edges`
+// props and reports what the person did: moved, connected, removed, selected, dropped a palette entry,
+// pressed a shortcut. Python keeps its copy in sync from those events and sends props back only when it
+// changed something itself (undo, paste, a setting). A connection or a move is shown at once, so the
+// canvas never waits for the server; a connection replaces whatever left the same port before (in a
+// flow, a port leads to one node).
+import {
+  computed,
+  h,
+  markRaw,
+  nextTick,
+  onBeforeUnmount,
+  onMounted,
+  provide,
+  reactive,
+  ref,
+  watch,
+  watchEffect,
+} from "vue";
 import { MarkerType, VueFlow, useVueFlow } from "@vue-flow/core";
 import { Background } from "@vue-flow/background";
 import { Controls } from "@vue-flow/controls";
 import { MiniMap } from "@vue-flow/minimap";
-import { FlowNode, NODE_KINDS } from "./node.js";
+import { FlowEdge } from "./edge.js";
+import { FlowNode } from "./node.js";
+import { DRAG_TYPE, Palette } from "./palette.js";
 
-const NODE_TYPES = Object.fromEntries(NODE_KINDS.map((kind) => [kind, markRaw(FlowNode)]));
-const MINIMAP_COLOURS = {
+const TONE_COLOURS = {
   start: "#10b981",
-  send_message: "#6366f1",
-  wait_for_reply: "#6366f1",
-  branch: "#f59e0b",
-  delay: "#f59e0b",
-  http_request: "#0ea5e9",
-  opt_out: "#ef4444",
-  opt_in: "#ef4444",
+  message: "#6366f1",
+  logic: "#f59e0b",
+  contact: "#8b5cf6",
+  consent: "#ef4444",
+  integration: "#0ea5e9",
   end: "#64748b",
 };
+const EDGE_TYPES = { flowgate: markRaw(FlowEdge) };
+const FIT = { padding: 0.15, maxZoom: 1 };
+// Where a dropped or clicked node lands relative to the pointer: its header under the cursor.
+const DROP_OFFSET = { x: 100, y: 24 };
 let instances = 0;
+
+// Keyboard shortcuts of the canvas; they never fire while someone types in a field.
+function shortcutOf(event) {
+  if (!(event.ctrlKey || event.metaKey) || event.altKey) return null;
+  const key = event.key.toLowerCase();
+  if (key === "z") return event.shiftKey ? "redo" : "undo";
+  if (key === "y") return "redo";
+  return { c: "copy", v: "paste", d: "duplicate", a: "select_all" }[key] || null;
+}
+
+function typingIn(element) {
+  return !!element?.closest?.('input, textarea, select, [contenteditable="true"], [contenteditable=""]');
+}
 
 export const FlowEditor = {
   name: "FlowgateEditor",
   props: {
     nodes: { type: Array, default: () => [] },
     edges: { type: Array, default: () => [] },
+    kinds: { type: Array, default: () => [] },
     readonly: { type: Boolean, default: false },
     marks: { type: Object, default: () => ({}) },
     activeNode: { type: String, default: null },
     path: { type: Array, default: () => [] },
   },
-  emits: ["nodesMoved", "edgeConnected", "edgesRemoved", "nodesDeleted", "nodeSelected", "ready"],
+  emits: [
+    "nodesMoved",
+    "edgeConnected",
+    "edgesRemoved",
+    "nodesDeleted",
+    "selectionChanged",
+    "nodeAdd",
+    "shortcut",
+    "ready",
+  ],
   setup(props, { emit }) {
     instances += 1;
     const flowId = `flowgate-editor-${instances}`;
     const flow = useVueFlow(flowId);
-    const root = ref(null);
-    const view = reactive({ marks: {}, active: null, path: [] });
+    const outer = ref(null); // the whole editor: palette and canvas
+    const root = ref(null); // the canvas
+    const view = reactive({ marks: {}, active: null, path: [], readonly: false });
     watchEffect(() => {
       view.marks = props.marks || {};
       view.active = props.activeNode;
       view.path = props.path || [];
+      view.readonly = props.readonly;
     });
     provide("flowgateView", view);
+    const kindMap = computed(() => Object.fromEntries(props.kinds.map((kind) => [kind.kind, kind])));
+    provide("flowgateKinds", kindMap);
+    const nodeTypes = computed(() => Object.fromEntries(props.kinds.map((kind) => [kind.kind, markRaw(FlowNode)])));
 
     // An edge is on the walked path when its two ends were visited one right after the other.
     const drawnEdges = computed(() => {
@@ -72,12 +116,13 @@ export const FlowEditor = {
       flow.addEdges([{ id, source: connection.source, sourceHandle: port, target: connection.target, targetHandle: "in" }]);
       emit("edgeConnected", { id, source: connection.source, source_port: port, target: connection.target });
     });
-    flow.onNodeDragStop(({ nodes }) => {
+    const reportMoves = ({ nodes }) =>
       emit(
         "nodesMoved",
         nodes.map((node) => ({ id: node.id, x: Math.round(node.position.x), y: Math.round(node.position.y) })),
       );
-    });
+    flow.onNodeDragStop(reportMoves);
+    flow.onSelectionDragStop(reportMoves);
     flow.onNodesChange((changes) => {
       const removed = changes.filter((change) => change.type === "remove").map((change) => change.id);
       if (removed.length) emit("nodesDeleted", { ids: removed });
@@ -86,12 +131,67 @@ export const FlowEditor = {
       const removed = changes.filter((change) => change.type === "remove").map((change) => change.id);
       if (removed.length) emit("edgesRemoved", { ids: removed });
     });
-    flow.onNodeClick(({ node }) => emit("nodeSelected", { id: node.id }));
-    flow.onPaneClick(() => emit("nodeSelected", { id: null }));
+    // One event per change of the selected set, whatever changed it (click, box, Ctrl+A, Python).
+    watch(
+      () => flow.getSelectedNodes.value.map((node) => node.id).join("\n"),
+      (joined) => emit("selectionChanged", { ids: joined ? joined.split("\n") : [] }),
+    );
+    // Fit the flow in view; a flow of one step (a new one) starts at the left, with room to grow.
+    const fit = (options = {}) => {
+      const nodes = flow.getNodes.value;
+      if (nodes.length === 1 && root.value) {
+        const box = root.value.getBoundingClientRect();
+        const { x, y } = nodes[0].position;
+        return flow.setViewport({ x: 48 - x, y: box.height * 0.35 - y, zoom: 1 }, options);
+      }
+      return flow.fitView({ ...FIT, ...options });
+    };
     flow.onPaneReady(() => {
-      flow.fitView({ padding: 0.2, maxZoom: 1.2 });
+      fit();
       emit("ready", {});
     });
+
+    // Where new nodes go: under the pointer when it is over the canvas, else the middle of the view.
+    const pointer = { x: 0, y: 0, over: false };
+    const flowPoint = (clientX, clientY) => {
+      const point = flow.screenToFlowCoordinate({ x: clientX, y: clientY });
+      return { x: Math.round(point.x), y: Math.round(point.y) };
+    };
+    const viewCentre = () => {
+      const box = root.value.getBoundingClientRect();
+      return flowPoint(box.left + box.width / 2, box.top + box.height / 2);
+    };
+    const pastePoint = () => (pointer.over ? flowPoint(pointer.x, pointer.y) : viewCentre());
+
+    const addFromPalette = (kind, point) =>
+      emit("nodeAdd", { kind, x: point.x - DROP_OFFSET.x, y: point.y - DROP_OFFSET.y });
+    const onDragOver = (event) => {
+      if (props.readonly || !event.dataTransfer.types.includes(DRAG_TYPE)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    };
+    const onDrop = (event) => {
+      const kind = event.dataTransfer.getData(DRAG_TYPE);
+      if (props.readonly || !kind) return;
+      event.preventDefault();
+      addFromPalette(kind, flowPoint(event.clientX, event.clientY));
+    };
+
+    const onKeydown = (event) => {
+      const action = shortcutOf(event);
+      if (!action || typingIn(event.target) || !outer.value) return;
+      // Only when the canvas is what the person works in: focus on the page itself or inside the editor.
+      const focused = document.activeElement;
+      if (focused && focused !== document.body && !outer.value.contains(focused)) return;
+      if (props.readonly && action !== "copy" && action !== "select_all") return;
+      if (action === "copy" && window.getSelection()?.toString()) return; // copying page text
+      event.preventDefault();
+      if (action === "select_all") {
+        flow.addSelectedNodes(flow.getNodes.value);
+        return;
+      }
+      emit("shortcut", { action, ...pastePoint() });
+    };
 
     // The canvas often gets its size after the first render (drawers, tabs): fit once it has one.
     let observer = null;
@@ -99,57 +199,103 @@ export const FlowEditor = {
     onMounted(() => {
       observer = new ResizeObserver(([entry]) => {
         const hasSize = entry.contentRect.width > 0 && entry.contentRect.height > 0;
-        if (hasSize && !sized) requestAnimationFrame(() => flow.fitView({ padding: 0.2, maxZoom: 1.2 }));
+        if (hasSize && !sized) requestAnimationFrame(() => fit());
         sized = hasSize;
       });
       if (root.value) observer.observe(root.value);
+      window.addEventListener("keydown", onKeydown);
     });
-    onBeforeUnmount(() => observer?.disconnect());
+    onBeforeUnmount(() => {
+      observer?.disconnect();
+      window.removeEventListener("keydown", onKeydown);
+    });
 
     // Called from Python with run_method.
-    const fit_view = () => flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 200 });
-    const add_node = (node) => {
-      flow.addNodes([node]);
-      return node.id;
+    const fit_view = () => fit({ duration: 200 });
+    const update_node = (id, data) => {
+      flow.updateNodeData(id, data, { replace: true });
+      nextTick(() => flow.updateNodeInternals([id])); // ports may have changed: re-measure the handles
+    };
+    const select = (ids) => {
+      const wanted = new Set(ids);
+      flow.removeSelectedNodes(flow.getSelectedNodes.value.filter((node) => !wanted.has(node.id)));
+      flow.addSelectedNodes(ids.map((id) => flow.findNode(id)).filter(Boolean));
+    };
+    const focus_node = (id) => {
+      const node = flow.findNode(id);
+      if (!node) return;
+      const { width = 200, height = 80 } = node.dimensions || {};
+      flow.setCenter(node.position.x + width / 2, node.position.y + height / 2, {
+        zoom: Math.max(flow.viewport.value.zoom, 1),
+        duration: 300,
+      });
+      select([id]);
+    };
+    const set_view = (patch) => {
+      if ("marks" in patch) view.marks = patch.marks || {};
+      if ("activeNode" in patch) view.active = patch.activeNode;
+      if ("path" in patch) view.path = patch.path || [];
     };
     const node_count = () => flow.nodes.value.length;
 
+    // The palette is a column beside the canvas, not over it: a fitted view is never hidden under it.
     const draw = () =>
-      h("div", { ref: root, class: ["fg-editor", { "fg-readonly": props.readonly }] }, [
+      h("div", { ref: outer, class: ["fg-editor", { "fg-readonly": props.readonly }] }, [
+        props.readonly ? null : h(Palette, { kinds: props.kinds, onPick: (kind) => addFromPalette(kind, viewCentre()) }),
         h(
-          VueFlow,
+          "div",
           {
-            id: flowId,
-            nodes: props.nodes,
-            edges: drawnEdges.value,
-            nodeTypes: NODE_TYPES,
-            nodesDraggable: !props.readonly,
-            nodesConnectable: !props.readonly,
-            edgesUpdatable: false,
-            elementsSelectable: true,
-            deleteKeyCode: props.readonly ? null : ["Backspace", "Delete"],
-            multiSelectionKeyCode: "Shift",
-            minZoom: 0.2,
-            maxZoom: 2,
-            defaultEdgeOptions: { type: "smoothstep", markerEnd: MarkerType.ArrowClosed },
-            isValidConnection: (connection) => connection.source !== connection.target,
+            ref: root,
+            class: "fg-canvas",
+            onDragover: onDragOver,
+            onDrop,
+            onPointermove: (event) => Object.assign(pointer, { x: event.clientX, y: event.clientY, over: true }),
+            onPointerleave: () => {
+              pointer.over = false;
+            },
           },
-          {
-            default: () => [
-              h(Background, { gap: 20, size: 1.2, patternColor: "#cbd5e1" }),
-              h(Controls, { showInteractive: false, position: "bottom-left" }),
-              h(MiniMap, {
-                pannable: true,
-                zoomable: true,
-                position: "bottom-right",
-                nodeColor: (node) => MINIMAP_COLOURS[node.type] || "#94a3b8",
-                maskColor: "rgba(241, 245, 249, 0.7)",
-              }),
-            ],
-          },
+          [
+            h(
+              VueFlow,
+              {
+                id: flowId,
+                nodes: props.nodes,
+                edges: drawnEdges.value,
+                nodeTypes: nodeTypes.value,
+                edgeTypes: EDGE_TYPES,
+                nodesDraggable: !props.readonly,
+                nodesConnectable: !props.readonly,
+                edgesUpdatable: false,
+                elementsSelectable: true,
+                deleteKeyCode: props.readonly ? null : ["Backspace", "Delete"],
+                selectionKeyCode: "Shift",
+                multiSelectionKeyCode: ["Meta", "Control"],
+                minZoom: 0.2,
+                maxZoom: 2,
+                defaultEdgeOptions: { type: "flowgate", markerEnd: MarkerType.ArrowClosed },
+                isValidConnection: (connection) => connection.source !== connection.target,
+              },
+              {
+                default: () => [
+                  h(Background, { gap: 20, size: 1.2, patternColor: "#cbd5e1" }),
+                  h(Controls, { showInteractive: false, position: "bottom-left" }),
+                  h(MiniMap, {
+                    pannable: true,
+                    zoomable: true,
+                    position: "bottom-right",
+                    nodeColor: (node) => TONE_COLOURS[kindMap.value[node.type]?.tone] || "#94a3b8",
+                    maskColor: "rgba(241, 245, 249, 0.7)",
+                  }),
+                ],
+              },
+            ),
+            !props.readonly && props.nodes.length <= 1
+              ? h("div", { class: "fg-empty-hint" }, "Drag a step from the palette onto the canvas, then connect the dots.")
+              : null,
+          ],
         ),
       ]);
-    return { fit_view, add_node, node_count, draw };
+    return { fit_view, update_node, select, focus_node, set_view, node_count, draw };
   },
   render() {
     return this.draw();
