@@ -103,7 +103,7 @@ class DraftPage:
 
     def _toolbar_left(self) -> None:
         ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to("/flows")).props(
-            "flat round dense color=grey-8"
+            'flat round dense color=grey-8 aria-label="All flows"'
         ).tooltip("All flows")
         self.name = (
             ui.input(value=self.flow["name"])
@@ -129,19 +129,21 @@ class DraftPage:
         else:
             self.undo_button = (
                 ui.button(icon="undo", on_click=self._undo)
-                .props("flat round dense color=grey-8")
+                .props('flat round dense color=grey-8 aria-label="Undo"')
                 .tooltip("Undo (Ctrl+Z)")
                 .mark("undo")
             )
             self.redo_button = (
                 ui.button(icon="redo", on_click=self._redo)
-                .props("flat round dense color=grey-8")
+                .props('flat round dense color=grey-8 aria-label="Redo"')
                 .tooltip("Redo (Ctrl+Shift+Z)")
                 .mark("redo")
             )
         ui.button(
             icon="fit_screen", on_click=lambda: self.workspace and self.workspace.editor.fit_view()
-        ).props("flat round dense color=grey-8").tooltip("Fit the flow on screen").mark("fit-view")
+        ).props('flat round dense color=grey-8 aria-label="Fit the flow on screen"').tooltip(
+            "Fit the flow on screen"
+        ).mark("fit-view")
         self.problems_chip = (
             ui.button("Checking…", on_click=self._show_overview)
             .props("flat dense no-caps color=grey-7")
@@ -241,6 +243,7 @@ class DraftPage:
         self.flow.update({key: flow[key] for key in ("status", "latest_version", "revision", "name")})
         self.status.text = status_text(self.flow)
         self._style_status()
+        self._refresh_publish()
 
     def _style_status(self) -> None:
         self.status.classes(
@@ -264,11 +267,14 @@ class DraftPage:
         if self.readonly:
             return
         usable = self.sync.state in ("saved", "pending", "saving")
-        self.publish_button.set_enabled(usable and self.sync.problems == [])
+        unchanged = self.flow["status"] == "published" and self.sync.state == "saved"
+        self.publish_button.set_enabled(usable and self.sync.problems == [] and not unchanged)
         if self.sync.state == "conflict":
             tip = "Reload first: the flow changed elsewhere"
         elif self.sync.problems:
             tip = "Fix the problems to publish"
+        elif unchanged:
+            tip = f"Nothing new to publish: the draft is version {self.flow['latest_version']}"
         else:
             tip = "Freeze the draft as a new version that campaigns can use"
         self.publish_button.props(f'title="{tip}"')

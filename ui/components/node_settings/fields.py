@@ -63,7 +63,7 @@ def variable_menu(ctx: SettingsContext, target: ui.input | ui.textarea) -> None:
     """A ``{x}`` button listing the variables this flow can use; a pick goes in at the cursor."""
     with (
         ui.button(icon="data_object")
-        .props("flat round dense size=sm color=primary")
+        .props('flat round dense size=sm color=primary aria-label="Insert a variable"')
         .tooltip("Insert a variable")
         .mark("variable-picker"),
         ui.menu().props("auto-close") as menu,
@@ -82,8 +82,7 @@ async def insert_at_cursor(target: ui.input | ui.textarea, snippet: str) -> None
     start = end = len(current)
     try:
         where = await target.client.run_javascript(
-            f"const f = getHtmlElement({target.id}).querySelector('textarea, input');"
-            "return f ? [f.selectionStart, f.selectionEnd] : null;",
+            f"{_FIELD_JS.format(id=target.id)} return f ? [f.selectionStart, f.selectionEnd] : null;",
             timeout=1.5,
         )
         if isinstance(where, list) and len(where) == 2 and all(isinstance(i, int) for i in where):
@@ -93,9 +92,15 @@ async def insert_at_cursor(target: ui.input | ui.textarea, snippet: str) -> None
     target.value = current[:start] + snippet + current[end:]
     caret = start + len(snippet)
     target.client.run_javascript(
-        f"const f = getHtmlElement({target.id}).querySelector('textarea, input');"
-        f"if (f) {{ f.focus(); f.setSelectionRange({caret}, {caret}); }}"
+        f"{_FIELD_JS.format(id=target.id)} if (f) {{ f.focus(); f.setSelectionRange({caret}, {caret}); }}"
     )
+
+
+# The native field of a NiceGUI input: Quasar gives the <input>/<textarea> itself the element's id.
+_FIELD_JS = (
+    "const e = getHtmlElement({id});"
+    "const f = e && (e.matches('textarea, input') ? e : e.querySelector('textarea, input'));"
+)
 
 
 def available_variables(graph: FlowGraph) -> list[tuple[str, str]]:

@@ -179,10 +179,9 @@ export const FlowEditor = {
 
     const onKeydown = (event) => {
       const action = shortcutOf(event);
-      if (!action || typingIn(event.target) || !outer.value) return;
-      // Only when the canvas is what the person works in: focus on the page itself or inside the editor.
-      const focused = document.activeElement;
-      if (focused && focused !== document.body && !outer.value.contains(focused)) return;
+      // Page-wide, as in other editors: not while typing in a field, nor inside a dialog or menu.
+      if (!action || !outer.value || typingIn(event.target) || typingIn(document.activeElement)) return;
+      if (document.activeElement?.closest?.(".q-dialog, .q-menu")) return;
       if (props.readonly && action !== "copy" && action !== "select_all") return;
       if (action === "copy" && window.getSelection()?.toString()) return; // copying page text
       event.preventDefault();
