@@ -8,7 +8,6 @@ same call NiceGUI's upload route makes. The parsing behind the import is also te
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,13 +23,11 @@ from tests.ui.flow_samples import SAMPLE_GRAPH, create_flow
 from ui.pages.flows_list import (
     MAX_IMPORT_BYTES,
     ImportProblem,
-    absolute_time,
     copy_name,
     example_title,
     export_filename,
     name_from_filename,
     parse_import,
-    relative_time,
     slugify,
     start_options,
 )
@@ -483,21 +480,3 @@ def test_examples_have_readable_titles() -> None:
     assert next(iter(options)) == "blank"
     assert options["faq_keyword_bot"].startswith("FAQ keyword bot: ")
     assert example_title("seasonal_discount_v2") == "Seasonal discount v2"
-
-
-def test_times_read_relative_with_an_exact_utc_tooltip() -> None:
-    now = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
-    cases = {
-        timedelta(seconds=20): "just now",
-        timedelta(seconds=-30): "just now",  # a clock slightly ahead of ours
-        timedelta(minutes=5): "5 min ago",
-        timedelta(hours=1): "1 hour ago",
-        timedelta(hours=3, minutes=50): "3 hours ago",
-        timedelta(hours=30): "yesterday",
-        timedelta(days=6): "6 days ago",
-        timedelta(days=60): "13 Jan",
-        timedelta(days=400): "7 Feb 2025",
-    }
-    for ago, text in cases.items():
-        assert relative_time(now - ago, now) == text, ago
-    assert absolute_time(datetime(2026, 3, 4, 9, 5, tzinfo=UTC)) == "4 Mar 2026, 09:05 UTC"

@@ -14,9 +14,11 @@ from nicegui import ui
 
 from flows.schema import graph_to_builtins
 from ui.backend import ApiError, BackendUnreachable, FlowInfo, ProblemInfo, api
+from ui.components.dialogs import transient_dialog
 from ui.components.draft_sync import DraftSync, SaveState
 from ui.components.flow_document import FlowDocument
 from ui.components.flow_status import STATUS_STYLE, status_text
+from ui.components.times import relative_now
 from ui.layout import shell_page
 from ui.pages.flow_workspace import (
     NotShown,
@@ -328,7 +330,7 @@ class DraftPage:
         except (ApiError, BackendUnreachable) as exc:
             ui.notify(f"Could not load the versions: {getattr(exc, 'detail', exc)}", type="negative")
             return
-        with ui.dialog() as dialog, ui.card().classes("w-[28rem] p-0 gap-0").mark("versions-dialog"):
+        with transient_dialog() as dialog, ui.card().classes("w-[28rem] p-0 gap-0").mark("versions-dialog"):
             with ui.row().classes("w-full items-center px-4 py-3 border-b border-slate-200"):
                 ui.label("Published versions").classes("text-base font-semibold")
                 ui.space()
@@ -340,7 +342,6 @@ class DraftPage:
             with ui.list().props("separator").classes("w-full max-h-[60vh] overflow-y-auto"):
                 for version in versions:
                     self._version_row(dialog, version)
-        dialog.on("hide", dialog.delete)
         dialog.open()
 
     def _version_row(self, dialog: ui.dialog, version: dict[str, Any]) -> None:
@@ -348,9 +349,8 @@ class DraftPage:
         with ui.item().classes("px-4 py-2").mark("version-row"):
             with ui.item_section():
                 ui.item_label(f"Version {number}").classes("font-medium")
-                ui.item_label(f"{_when(version['published_at'])} · {version['published_by']}").props(
-                    "caption"
-                )
+                relative, exact = relative_now(version["published_at"])
+                ui.item_label(f"{relative} · {version['published_by']}").props("caption").tooltip(exact)
             with ui.item_section().props("side"), ui.row().classes("gap-1 no-wrap"):
 
                 async def preview(number: int = number) -> None:
@@ -365,8 +365,3 @@ class DraftPage:
                         f"/flows/{self.flow['id']}/versions/{number}"
                     ),
                 ).props("flat dense no-caps color=grey-8").mark(f"open-version-{number}")
-
-
-def _when(iso: str) -> str:
-    """``2026-12-02 17:40`` from the API's ISO time (UTC), short enough for a list."""
-    return iso.replace("T", " ")[:16] + " UTC"

@@ -10,8 +10,10 @@ from __future__ import annotations
 from nicegui import ui
 
 from ui.backend import ApiError, BackendUnreachable, FlowInfo, VersionInfo, api
+from ui.components.dialogs import transient_dialog
 from ui.components.flow_document import FlowDocument
 from ui.components.flow_status import status_text
+from ui.components.times import absolute_time, parse_timestamp
 from ui.layout import shell_page
 from ui.pages.flow_workspace import NotShown, build_workspace, load, missing, parse, pickers, toolbar
 from ui.session import Session, forget, login_url
@@ -44,9 +46,10 @@ async def flow_version_body(session: Session, flow_id: str = "", number: str = "
         ui.label(f"Version {version['number']}").classes(
             "text-xs px-2 py-0.5 rounded-full bg-indigo-50 text-indigo-700 whitespace-nowrap"
         ).mark("version-number")
-        ui.label(
-            f"Published {version['published_at'].replace('T', ' ')[:16]} UTC by {version['published_by']} · read-only"
-        ).classes("text-sm text-slate-500 truncate")
+        published = absolute_time(parse_timestamp(version["published_at"]))
+        ui.label(f"Published {published} by {version['published_by']} · read-only").classes(
+            "text-sm text-slate-500 truncate"
+        )
         ui.space()
         preview = (
             ui.button("Preview", icon="smartphone")
@@ -74,7 +77,7 @@ async def flow_version_body(session: Session, flow_id: str = "", number: str = "
 
 def _confirm_restore(session: Session, flow: FlowInfo, version: VersionInfo) -> None:
     ahead = flow["status"] == "draft_ahead"
-    with ui.dialog() as dialog, ui.card().classes("w-[26rem] gap-3").mark("restore-dialog"):
+    with transient_dialog() as dialog, ui.card().classes("w-[26rem] gap-3").mark("restore-dialog"):
         ui.label(f"Restore version {version['number']} as the draft?").classes("text-lg font-semibold")
         ui.label(
             "The draft becomes this version's graph. Published versions stay as they are; publishing the "
@@ -94,7 +97,6 @@ def _confirm_restore(session: Session, flow: FlowInfo, version: VersionInfo) -> 
             ui.button("Restore", on_click=restore).props("unelevated no-caps color=primary").mark(
                 "confirm-restore"
             )
-    dialog.on("hide", dialog.delete)
     dialog.open()
 
 

@@ -24,7 +24,9 @@ from nicegui import events, ui
 
 from flows.examples import EXAMPLES, example_json
 from ui.backend import ApiError, BackendUnreachable, FlowSummary, api
+from ui.components.dialogs import transient_dialog
 from ui.components.flow_status import STATUS_STYLE, status_text
+from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import page_heading, shell_page
 from ui.session import Session, forget, login_url
 
@@ -189,40 +191,6 @@ def parse_import(filename: str, data: bytes) -> ImportedFlow:
     )
 
 
-def parse_timestamp(text: str) -> datetime:
-    """The API's ISO 8601 times (``...Z``), as aware datetimes."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _plural(count: int, unit: str) -> str:
-    return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
-def relative_time(moment: datetime, now: datetime) -> str:
-    """``just now``, ``5 min ago``, ``3 hours ago``, ``yesterday``, ``4 days ago``, then the date."""
-    seconds = max(0.0, (now - moment).total_seconds())  # a clock a little ahead is not "in 2 min"
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{_plural(int(seconds // 3600), 'hour')} ago"
-    days = int(seconds // 86400)
-    if days == 1:
-        return "yesterday"
-    if days < 30:
-        return f"{days} days ago"
-    return f"{moment.day} {moment:%b}" + ("" if moment.year == now.year else f" {moment.year}")
-
-
-def absolute_time(moment: datetime) -> str:
-    """The exact time for the tooltip; in UTC and saying so, since the server cannot know the browser's
-    time zone."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.day} {utc:%b %Y, %H:%M} UTC"
-
-
 # --- the page ---------------------------------------------------------------------------------------
 
 
@@ -383,7 +351,7 @@ class FlowsPage:
 
     def _count_text(self) -> str:
         """How many rows are shown, and honestly in which order (the API's, by creation)."""
-        shown = _plural(len(self.flows), "flow")
+        shown = plural(len(self.flows), "flow")
         text = (
             f"{shown} matching “{self.query}”" if self.query else f"{shown}, in the order they were created"
         )
@@ -561,13 +529,6 @@ def _menu_item(text: str, icon: str, on_click: Callable[[], Any], *, danger: boo
     return item
 
 
-def _transient_dialog() -> ui.dialog:
-    """A dialog that deletes itself once closed, so every opening starts from an empty form."""
-    dialog = ui.dialog()
-    dialog.on_value_change(lambda event: None if event.value else dialog.delete())
-    return dialog
-
-
 def _dialog_card() -> ui.card:
     return ui.card().classes("w-[34rem] max-w-full p-6 gap-4 rounded-xl")
 
@@ -577,12 +538,12 @@ async def _delete_dialog(flow: FlowSummary) -> bool:
     versions = flow["latest_version"] or 0
     if versions:
         consequence = (
-            f"Its draft and its {_plural(versions, 'published version')} are deleted too. "
+            f"Its draft and its {plural(versions, 'published version')} are deleted too. "
             "This cannot be undone."
         )
     else:
         consequence = "It was never published; its draft is deleted. This cannot be undone."
-    with _transient_dialog() as dialog, _dialog_card().mark("delete-dialog"):
+    with transient_dialog() as dialog, _dialog_card().mark("delete-dialog"):
         ui.label(f"Delete “{flow['name']}”?").classes("text-lg font-semibold text-slate-900 break-words")
         ui.label(consequence).classes("text-sm text-slate-600").mark("delete-consequence")
         with ui.row().classes("w-full justify-end gap-2"):
@@ -603,7 +564,7 @@ class NewFlowDialog:
         self.options = start_options()
         self.prefilled = ""
         """The example title put in the name field, replaced while the person has not typed their own."""
-        with _transient_dialog() as self.dialog, _dialog_card().mark("new-flow-dialog"):
+        with transient_dialog() as self.dialog, _dialog_card().mark("new-flow-dialog"):
             ui.label("New flow").classes("text-lg font-semibold text-slate-900")
             self.name = (
                 ui.input("Name", on_change=self._clear_errors)
@@ -682,7 +643,7 @@ class ImportDialog:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        with _transient_dialog() as self.dialog, _dialog_card().mark("import-dialog"):
+        with transient_dialog() as self.dialog, _dialog_card().mark("import-dialog"):
             ui.label("Import a flow").classes("text-lg font-semibold text-slate-900")
             ui.label(
                 "Pick a .json file exported from Flowgate, or a bare flow graph (format_version, nodes "

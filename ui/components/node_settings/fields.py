@@ -3,7 +3,7 @@ categories, and a section heading. Each writes into the node through :class:`Set
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nicegui import ui
@@ -12,11 +12,41 @@ from flows.schema import FlowGraph, HttpRequestNode, Node, SendMessageNode, Wait
 from flows.templating import CONTACT_FIELDS
 from ui.backend import NamedRef
 from ui.components.message_length import describe
-from ui.components.node_settings.context import SettingsContext
+from ui.components.node_settings.context import Change, SettingsContext
 
 INPUT_PROPS = "outlined dense stack-label"
 NO_CHOICE = 0
 UNITS = (("days", 86_400), ("hours", 3_600), ("minutes", 60), ("seconds", 1))
+
+
+def add_action(ctx: SettingsContext, label: str, change: Change) -> ui.button | None:
+    """An "Add …" button under a list of settings (none in a read-only form); the form redraws."""
+    if ctx.readonly:
+        return None
+    return ui.button(label, icon="add", on_click=lambda: ctx.apply(change, rebuild=True)).props(
+        "flat dense no-caps color=primary"
+    )
+
+
+def icon_action(ctx: SettingsContext, icon: str, what: str, change: Change) -> ui.button | None:
+    """A small icon button beside one entry of a list (remove, move up…); ``what`` is its tooltip."""
+    if ctx.readonly:
+        return None
+    return (
+        ui.button(icon=icon, on_click=lambda: ctx.apply(change, rebuild=True))
+        .props(f'flat round dense size=sm color=grey-7 aria-label="{what}"')
+        .classes("mt-1")
+        .tooltip(what)
+    )
+
+
+def next_id(prefix: str, taken: Iterable[str]) -> str:
+    """``b1``, ``b2``…: the first free id for a button or rule (short, since they name ports)."""
+    used = set(taken)
+    number = 1
+    while f"{prefix}{number}" in used:
+        number += 1
+    return f"{prefix}{number}"
 
 
 def heading(text: str, hint: str = "") -> None:

@@ -8,7 +8,7 @@ from nicegui import ui
 
 from flows.schema import HttpRequestNode, SaveField
 from ui.components.node_settings.context import SettingsContext
-from ui.components.node_settings.fields import INPUT_PROPS, heading, text_input
+from ui.components.node_settings.fields import INPUT_PROPS, add_action, heading, icon_action, text_input
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -78,17 +78,10 @@ def _headers(ctx: SettingsContext, node: HttpRequestNode) -> None:
                 problem_field=f"headers.{name}",
                 variables=True,
             ).classes("flex-1")
-            if not ctx.readonly:
-                ui.button(
-                    icon="close",
-                    on_click=lambda name=name: ctx.apply(
-                        lambda target: target.headers.pop(name, None), rebuild=True
-                    ),
-                ).props("flat round dense size=sm color=grey-7").classes("mt-1")
-    if not ctx.readonly:
-        ui.button("Add header", icon="add", on_click=lambda: ctx.apply(_add_header, rebuild=True)).props(
-            "flat dense no-caps color=primary"
-        )
+            icon_action(
+                ctx, "close", "Remove header", lambda target, name=name: target.headers.pop(name, None)
+            )
+    add_action(ctx, "Add header", _add_header)
 
 
 def _add_header(node: HttpRequestNode) -> None:
@@ -134,16 +127,5 @@ def _saved_fields(ctx: SettingsContext, node: HttpRequestNode) -> None:
                 lambda target, value, index=index: setattr(target.save[index], "path", value.strip()),
                 problem_field=f"save[{index}].path",
             ).classes("flex-1 font-mono")
-            if not ctx.readonly:
-                ui.button(
-                    icon="close",
-                    on_click=lambda index=index: ctx.apply(
-                        lambda target: target.save.pop(index), rebuild=True
-                    ),
-                ).props("flat round dense size=sm color=grey-7").classes("mt-1")
-    if not ctx.readonly:
-        ui.button(
-            "Add field",
-            icon="add",
-            on_click=lambda: ctx.apply(lambda target: target.save.append(SaveField()), rebuild=True),
-        ).props("flat dense no-caps color=primary")
+            icon_action(ctx, "close", "Remove field", lambda target, index=index: target.save.pop(index))
+    add_action(ctx, "Add field", lambda target: target.save.append(SaveField()))

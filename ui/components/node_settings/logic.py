@@ -9,7 +9,16 @@ from nicegui import ui
 from flows.schema import BranchNode, BranchRule, DelayNode, SendMessageNode
 from ui.components.flow_shapes import ATTRIBUTE_OPERATOR_WORDS, REPLY_OPERATOR_WORDS, VALUELESS_OPERATORS
 from ui.components.node_settings.context import SettingsContext
-from ui.components.node_settings.fields import INPUT_PROPS, choice, duration_input, heading, text_input
+from ui.components.node_settings.fields import (
+    INPUT_PROPS,
+    add_action,
+    choice,
+    duration_input,
+    heading,
+    icon_action,
+    next_id,
+    text_input,
+)
 
 MODES = {"reply": "Reply", "attribute": "Attribute", "random": "Random split"}
 MODE_HINTS = {
@@ -33,10 +42,8 @@ def branch_form(ctx: SettingsContext, node: BranchNode) -> None:
     operators = REPLY_OPERATOR_WORDS if node.mode == "reply" else ATTRIBUTE_OPERATOR_WORDS
     for index, rule in enumerate(node.rules):
         _rule_card(ctx, node, index, rule, operators)
-    if not ctx.readonly:
-        ui.button("Add rule", icon="add", on_click=lambda: ctx.apply(_add_rule)).props(
-            "flat dense no-caps color=primary"
-        ).mark("add-rule")
+    if (add := add_action(ctx, "Add rule", _add_rule)) is not None:
+        add.mark("add-rule")
     if node.mode == "reply":
         ui.checkbox(
             "Match upper and lower case exactly",
@@ -60,11 +67,7 @@ def _switch_mode(node: BranchNode, mode: str) -> None:
 
 
 def _add_rule(node: BranchNode) -> None:
-    taken = {rule.id for rule in node.rules}
-    number = 1
-    while f"r{number}" in taken:
-        number += 1
-    node.rules.append(BranchRule(id=f"r{number}", operator="equals"))
+    node.rules.append(BranchRule(id=next_id("r", (rule.id for rule in node.rules)), operator="equals"))
 
 
 def _rule_card(
@@ -156,26 +159,22 @@ def _rule_card(
 
 
 def _rule_actions(ctx: SettingsContext, node: BranchNode, index: int) -> None:
-    def move(offset: int) -> None:
+    def swap(offset: int):
         def change(target: BranchNode) -> None:
             rules = target.rules
             rules[index], rules[index + offset] = rules[index + offset], rules[index]
 
-        ctx.apply(change, rebuild=True)
+        return change
 
     if index > 0:
-        ui.button(icon="arrow_upward", on_click=lambda: move(-1)).props(
-            "flat round dense size=sm color=grey-7"
-        ).tooltip("Try earlier")
+        icon_action(ctx, "arrow_upward", "Try earlier", swap(-1))
     if index < len(node.rules) - 1:
-        ui.button(icon="arrow_downward", on_click=lambda: move(1)).props(
-            "flat round dense size=sm color=grey-7"
-        ).tooltip("Try later")
-    ui.button(
-        icon="delete_outline", on_click=lambda: ctx.apply(lambda target: target.rules.pop(index))
-    ).props("flat round dense size=sm color=grey-7").tooltip("Remove rule (and its connection)").mark(
-        "remove-rule"
+        icon_action(ctx, "arrow_downward", "Try later", swap(1))
+    remove = icon_action(
+        ctx, "delete_outline", "Remove rule (and its connection)", lambda target: target.rules.pop(index)
     )
+    if remove is not None:
+        remove.mark("remove-rule")
 
 
 def _button_choice(ctx: SettingsContext, index: int, rule: BranchRule) -> None:

@@ -11,10 +11,13 @@ from flows.validation import MAX_BUTTON_TITLE, MAX_BUTTONS
 from ui.components.node_settings.context import SettingsContext
 from ui.components.node_settings.fields import (
     INPUT_PROPS,
+    add_action,
     choice,
     duration_input,
     heading,
+    icon_action,
     message_counter,
+    next_id,
     reference_select,
     refresh_counter,
     text_input,
@@ -143,19 +146,15 @@ def _template_fields(ctx: SettingsContext, template: TemplateRef) -> None:
                 problem_field=f"template.params[{index}]",
                 variables=True,
             ).classes("flex-1")
-            if not ctx.readonly:
-                ui.button(
-                    icon="close",
-                    on_click=lambda index=index: ctx.apply(
-                        lambda target: target.template.params.pop(index), rebuild=True
-                    ),
-                ).props("flat round dense size=sm color=grey-7").classes("mt-1").tooltip("Remove parameter")
-    if not ctx.readonly:
-        ui.button(
-            "Add parameter",
-            icon="add",
-            on_click=lambda: ctx.apply(lambda target: target.template.params.append(""), rebuild=True),
-        ).props("flat dense no-caps color=primary").mark("add-template-param")
+            icon_action(
+                ctx,
+                "close",
+                "Remove parameter",
+                lambda target, index=index: target.template.params.pop(index),
+            )
+    add_button = add_action(ctx, "Add parameter", lambda target: target.template.params.append(""))
+    if add_button is not None:
+        add_button.mark("add-template-param")
 
 
 def _buttons(ctx: SettingsContext, node: SendMessageNode) -> None:
@@ -175,27 +174,22 @@ def _buttons(ctx: SettingsContext, node: SendMessageNode) -> None:
                 counter=MAX_BUTTON_TITLE,
                 placeholder="Yes please",
             ).classes("flex-1").mark("button-title")
-            if not ctx.readonly:
-                ui.button(
-                    icon="delete_outline",
-                    on_click=lambda index=index: ctx.apply(lambda target: target.buttons.pop(index)),
-                ).props("flat round dense size=sm color=grey-7").classes("mt-1").tooltip(
-                    "Remove button (and its connection)"
-                ).mark("remove-button")
-    if not ctx.readonly and len(node.buttons) < MAX_BUTTONS:
-        ui.button("Add button", icon="add", on_click=lambda: ctx.apply(_add_button)).props(
-            "flat dense no-caps color=primary"
-        ).mark("add-button")
+            remove = icon_action(
+                ctx,
+                "delete_outline",
+                "Remove button (and its connection)",
+                lambda target, index=index: target.buttons.pop(index),
+            )
+            if remove is not None:
+                remove.mark("remove-button")
+    if len(node.buttons) < MAX_BUTTONS and (add := add_action(ctx, "Add button", _add_button)) is not None:
+        add.mark("add-button")
     if node.buttons:
         duration_input(ctx, "Wait for a tap up to", node.reply_timeout, "reply_timeout")
 
 
 def _add_button(node: Any) -> None:
-    taken = {button.id for button in node.buttons}
-    number = 1
-    while f"b{number}" in taken:
-        number += 1
-    node.buttons.append(Button(id=f"b{number}", title=""))
+    node.buttons.append(Button(id=next_id("b", (button.id for button in node.buttons)), title=""))
 
 
 def wait_form(ctx: SettingsContext, node: WaitForReplyNode) -> None:
