@@ -380,3 +380,21 @@ async def test_viewers_see_settings_but_cannot_change_them(
     user.find(marker="flow-editor").trigger("nodeAdd", {"kind": "end", "x": 0, "y": 0})
     await asyncio.sleep(0.3)
     assert len(canvas(user).props["nodes"]) == 4
+
+
+async def test_the_preview_says_when_the_draft_is_ahead_of_what_it_shows(
+    user: User, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    flow = await create_valid_flow(client, tenant)
+    assert (
+        await client.post(f"/api/v1/flows/{flow['id']}/publish", headers=tenant.headers())
+    ).status_code == 201
+    await open_editor(user, tenant, flow["id"])
+    user.find(marker="flow-editor").trigger("nodesMoved", [{"id": "done", "x": 640, "y": 80}])
+    await see(user, marker="flow-status", content="Draft ahead of v1")
+
+    user.find(marker="preview").click()
+    await see(user, marker="preview-note", content="This previews version 1")
+    await see(user, "Hi Test contact!")
+    # The run's position is drawn on the draft's canvas.
+    await eventually(lambda: _true(canvas(user).props["activeNode"] == "done"))

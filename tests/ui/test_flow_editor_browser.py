@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flows.examples import load_example
+from flows.schema import Position, graph_to_builtins
 from tests.conftest import Tenant, flowgate_command, free_port, subprocess_env, wait_for_http
 from tests.ui.flow_samples import create_flow
 from ui.components.flow_editor import BUNDLE
@@ -282,4 +284,53 @@ async def test_edges_keys_and_the_variable_picker_work_in_the_browser(
     await expect(text).to_have_value("Hi {{contact.name}}, want our news?")
     await eventually(lambda graph: graph["nodes"][1]["text"] == "Hi {{contact.name}}, want our news?")
     await page.screenshot(path=str(OUTPUT / "flow-editor-settings.png"))
+    assert page.errors == []
+
+
+async def test_tidy_up_lays_an_example_out_without_overlaps_in_one_undo_step(
+    live_ui: str, browser_page, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    page = browser_page
+    expect = playwright_api.expect
+    crowded = load_example("promotion_follow_up")
+    for index, step in enumerate(crowded.nodes):  # everything piled into two columns
+        step.position = Position(x=(index % 2) * 120.0, y=(index // 2) * 40.0)
+    created = await client.post(
+        "/api/v1/flows",
+        json={"name": "Crowded", "graph": graph_to_builtins(crowded)},
+        headers=tenant.headers(),
+    )
+    flow = created.json()
+
+    async def positions() -> dict[str, tuple[float, float]]:
+        graph = (await client.get(f"/api/v1/flows/{flow['id']}", headers=tenant.headers())).json()["graph"]
+        return {n["id"]: (n["position"]["x"], n["position"]["y"]) for n in graph["nodes"]}
+
+    before = await positions()
+    await log_in(page, live_ui, tenant, f"/flows/{flow['id']}")
+    await page.wait_for_selector(".vue-flow__node", timeout=15_000)
+    await page.get_by_role("button", name="Tidy up the layout").click()
+    await expect(page.get_by_text("Saved", exact=True)).to_be_visible()
+    await page.wait_for_timeout(1200)  # the save after the pause
+
+    boxes = [await box.bounding_box() for box in await page.locator(".vue-flow__node").all()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x"] + a["width"] <= b["x"]
+                or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"]
+                or b["y"] + b["height"] <= a["y"]
+            )
+            assert apart, f"two steps overlap after tidying: {a} {b}"
+    tidied = await positions()
+    assert tidied != before
+    await page.screenshot(path=str(OUTPUT / "flow-editor-tidied.png"))
+
+    await page.keyboard.press("Control+z")
+    for _ in range(50):
+        if await positions() == before:
+            break
+        await page.wait_for_timeout(100)
+    assert await positions() == before
     assert page.errors == []

@@ -137,6 +137,11 @@ class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor":
     def fit_view(self) -> None:
         self.run_method("fit_view")
 
+    def tidy(self) -> None:
+        """Lay the flow out left to right without overlaps; the browser measures the nodes, so it
+        computes the positions and reports them back as one move (one undo step)."""
+        self.run_method("tidy")
+
     def focus_node(self, node_id: str) -> None:
         """Centre the view on a node and select it (e.g. from the list of problems)."""
         self.run_method("focus_node", node_id)

@@ -141,6 +141,12 @@ class DraftPage:
                 .tooltip("Redo (Ctrl+Shift+Z)")
                 .mark("redo")
             )
+        if not self.readonly:
+            ui.button(
+                icon="auto_fix_high", on_click=lambda: self.workspace and self.workspace.editor.tidy()
+            ).props('flat round dense color=grey-8 aria-label="Tidy up the layout"').tooltip(
+                "Tidy up the layout (undo with Ctrl+Z)"
+            ).mark("tidy")
         ui.button(
             icon="fit_screen", on_click=lambda: self.workspace and self.workspace.editor.fit_view()
         ).props('flat round dense color=grey-8 aria-label="Fit the flow on screen"').tooltip(
@@ -322,7 +328,13 @@ class DraftPage:
 
     async def _preview_latest(self) -> None:
         assert self.workspace is not None
-        await self.workspace.open_preview(self.session, self.flow["id"], None)
+        note = ""
+        if self.flow["status"] == "draft_ahead":
+            note = (
+                f"This previews version {self.flow['latest_version']}, as campaigns would send it. "
+                "The draft's newer changes show here once published."
+            )
+        await self.workspace.open_preview(self.session, self.flow["id"], None, note=note)
 
     async def _open_versions(self) -> None:
         try:

@@ -112,15 +112,23 @@ class Workspace:
     step_tab: ui.tab
     preview_tab: ui.tab
     preview_box: ui.column
+    preview_note: ui.label
     preview: PreviewPane | None = None
 
     def show_problems(self, problems: list[ProblemInfo]) -> None:
         self.editor.set_marks(marks_of(problems, self.editor.document))
         self.panel.show_problems(problems)
 
-    async def open_preview(self, session: Session, flow_id: int, version: int | None) -> None:
-        """Show the preview tab and (re)start a run there; the walked path is drawn on the canvas."""
+    async def open_preview(
+        self, session: Session, flow_id: int, version: int | None, *, note: str = ""
+    ) -> None:
+        """Show the preview tab and (re)start a run there; the walked path is drawn on the canvas.
+
+        ``note`` says what the preview is not showing (e.g. a draft's unpublished changes).
+        """
         self.tabs.set_value(self.preview_tab)
+        self.preview_note.text = note
+        self.preview_note.visible = bool(note)
         if self.preview is None:
             with self.preview_box:
                 self.preview = PreviewPane(
@@ -182,6 +190,14 @@ def build_workspace(
                 with ui.tab_panel(step_tab).classes("p-0"), ui.scroll_area().classes("w-full h-full"):
                     settings = ui.column().classes("w-full gap-0")
                 with ui.tab_panel(preview_tab).classes("p-2 items-center"):
+                    preview_note = (
+                        ui.label()
+                        .classes(
+                            "w-full text-xs text-amber-900 bg-amber-50 border border-amber-200 rounded p-2"
+                        )
+                        .mark("preview-note")
+                    )
+                    preview_note.visible = False
                     preview_box = ui.column().classes("w-full items-center gap-2").mark("preview-box")
     panel = SettingsPanel(
         settings,
@@ -198,7 +214,7 @@ def build_workspace(
         categories=categories,
     )
     panel.show()
-    return Workspace(editor, panel, tabs, step_tab, preview_tab, preview_box)
+    return Workspace(editor, panel, tabs, step_tab, preview_tab, preview_box, preview_note)
 
 
 def marks_of(problems: list[ProblemInfo], document: FlowDocument) -> dict[str, str]:

@@ -64,6 +64,7 @@ SHORTCUTS = (
     ("Shift + drag", "select several steps"),
     ("Ctrl + click", "add a step to the selection"),
 )
+READ_ONLY_SHORTCUTS = (("Ctrl+C", "copy the selected steps"), ("Shift + drag", "select several steps"))
 
 
 @dataclass
@@ -85,7 +86,8 @@ class SettingsPanel:
     readonly: bool = False
     groups: list[NamedRef] = field(default_factory=list)
     categories: list[NamedRef] = field(default_factory=list)
-    problems: list[ProblemInfo] = field(default_factory=list)
+    problems: list[ProblemInfo] | None = None
+    """None until validation answered (a published version is never validated: it was valid to publish)."""
     _context: SettingsContext | None = None
     _overview: ui.column | None = None
 
@@ -103,8 +105,10 @@ class SettingsPanel:
                 self._flow_overview()
         self.show_problems(self.problems)
 
-    def show_problems(self, problems: list[ProblemInfo]) -> None:
+    def show_problems(self, problems: list[ProblemInfo] | None) -> None:
         self.problems = problems
+        if problems is None:
+            return
         if self._context is not None:
             mine = [problem for problem in problems if problem["node_id"] == self._context.node_id]
             self._context.show_problems(mine)
@@ -191,22 +195,25 @@ class SettingsPanel:
     # --- nothing selected ---------------------------------------------------------------------
 
     def _flow_overview(self) -> None:
+        hint = (
+            "Read-only: select a step to see its settings, or copy steps into a draft."
+            if self.readonly
+            else "Select a step to edit it. Problems that keep the flow from publishing are listed here."
+        )
         with ui.column().classes("w-full gap-4 p-4").mark("flow-overview"):
             with ui.column().classes("gap-1"):
                 ui.label("Flow").classes("text-base font-semibold text-slate-900")
-                ui.label(
-                    "Select a step to edit it. Problems that keep the flow from publishing are listed here."
-                ).classes("text-sm text-slate-500")
+                ui.label(hint).classes("text-sm text-slate-500")
             self._overview = ui.column().classes("w-full gap-2").mark("flow-problems")
             with ui.column().classes("w-full gap-1"):
                 ui.label("Shortcuts").classes("text-xs font-semibold uppercase tracking-wide text-slate-500")
-                for keys, what in SHORTCUTS:
+                for keys, what in READ_ONLY_SHORTCUTS if self.readonly else SHORTCUTS:
                     with ui.row().classes("w-full gap-2 no-wrap text-xs"):
                         ui.label(keys).classes("font-mono text-slate-700 w-40 shrink-0")
                         ui.label(what).classes("text-slate-500")
 
     def _draw_problem_list(self) -> None:
-        assert self._overview is not None
+        assert self._overview is not None and self.problems is not None
         self._overview.clear()
         with self._overview:
             if not self.problems:

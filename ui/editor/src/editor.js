@@ -25,6 +25,7 @@ import { Controls } from "@vue-flow/controls";
 import { MiniMap } from "@vue-flow/minimap";
 import { FlowEdge } from "./edge.js";
 import { FlowNode } from "./node.js";
+import { tidyPositions } from "./layout.js";
 import { DRAG_TYPE, Palette } from "./palette.js";
 
 const TONE_COLOURS = {
@@ -230,6 +231,12 @@ export const FlowEditor = {
       });
       select([id]);
     };
+    const tidy = () => {
+      const moves = tidyPositions(flow.getNodes.value, flow.getEdges.value);
+      for (const move of moves) flow.updateNode(move.id, { position: { x: move.x, y: move.y } });
+      emit("nodesMoved", moves);
+      nextTick(() => fit({ duration: 250 }));
+    };
     const set_view = (patch) => {
       if ("marks" in patch) view.marks = patch.marks || {};
       if ("activeNode" in patch) view.active = patch.activeNode;
@@ -294,7 +301,7 @@ export const FlowEditor = {
           ],
         ),
       ]);
-    return { fit_view, update_node, select, focus_node, set_view, node_count, draw };
+    return { fit_view, tidy, update_node, select, focus_node, set_view, node_count, draw };
   },
   render() {
     return this.draw();
