@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 # A page waits for the API before it is sent to the browser, and NiceGUI gives a page a few seconds to
 # build: fail fast on a dead API instead of hanging until the page itself times out.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+PREVIEW_TIMEOUT = httpx.Timeout(65.0, connect=2.0)
+"""A preview step may run an HTTP request node, which may take up to 60 s (its longest timeout)."""
 
 
 class ApiError(Exception):
@@ -199,6 +201,7 @@ class BackendClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        http_timeout: httpx.Timeout | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body (``None`` for 204)."""
         if self._client is None:  # a call before start-up, e.g. from a script: create it lazily
@@ -214,6 +217,7 @@ class BackendClient:
                 json=json,
                 params={key: value for key, value in (params or {}).items() if value is not None},
                 headers=request_headers,
+                timeout=http_timeout or TIMEOUT,
             )
         except httpx.TransportError as exc:
             raise BackendUnreachable(self.base_url, type(exc).__name__) from exc
@@ -321,7 +325,9 @@ class BackendClient:
         body: dict[str, Any] = {"flow_id": flow_id, "version": version, "seed": seed}
         if contact is not None:
             body["contact"] = contact
-        return await self.request("POST", "/api/v1/previews", token=token, json=body)
+        return await self.request(
+            "POST", "/api/v1/previews", token=token, json=body, http_timeout=PREVIEW_TIMEOUT
+        )
 
     async def get_preview(self, token: str, preview_id: str) -> PreviewInfo:
         return await self.request("GET", f"/api/v1/previews/{preview_id}", token=token)
@@ -335,10 +341,13 @@ class BackendClient:
             f"/api/v1/previews/{preview_id}/reply",
             token=token,
             json={"text": text, "button_id": button_id},
+            http_timeout=PREVIEW_TIMEOUT,
         )
 
     async def skip_wait_preview(self, token: str, preview_id: str) -> PreviewInfo:
-        return await self.request("POST", f"/api/v1/previews/{preview_id}/skip-wait", token=token)
+        return await self.request(
+            "POST", f"/api/v1/previews/{preview_id}/skip-wait", token=token, http_timeout=PREVIEW_TIMEOUT
+        )
 
     async def list_groups(self, token: str) -> list[NamedRef]:
         return await self._all(token, "/api/v1/groups")
