@@ -7,10 +7,7 @@ close button are checked on a tiny page that embeds the component the way the ed
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,6 +17,7 @@ from nicegui.testing.user import User
 from nicegui.testing.user_interaction import UserInteraction
 
 from tests.conftest import Tenant
+from tests.fakes.crm import lookup_graph, serve_crm
 from tests.ui.conftest import log_in_and_wait, only, see
 
 # start -> offer (two buttons). Yes: tag, code, a one-hour delay, a nudge, end. No: wait for a typed
@@ -339,56 +337,16 @@ def test_waits_read_as_people_say_them_and_only_web_links_are_links() -> None:
 
 @pytest.fixture
 def slow_crm() -> Iterator[str]:
-    """A local JSON endpoint that takes 6 s to answer: longer than the UI's usual API patience."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(6)
-            body = b'{"customer": {"tier": "gold"}}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    """The CRM taking 6 s to answer: longer than the UI's usual patience with the API."""
+    with serve_crm(delay=6) as url:
+        yield url
 
 
 async def test_a_slow_http_step_is_waited_for_like_the_flow_would(
     user: User, tenant: Tenant, client: httpx.AsyncClient, slow_crm: str
 ) -> None:
     await client.patch("/api/v1/settings", json={"allow_private_urls": True}, headers=tenant.headers())
-    graph = {
-        "nodes": [
-            {"kind": "start", "id": "start"},
-            {
-                "kind": "http_request",
-                "id": "lookup",
-                "url": slow_crm + "/customers",
-                "save": [{"variable": "tier", "path": "customer.tier"}],
-            },
-            {"kind": "send_message", "id": "ok", "text": "You are {{vars.tier}}"},
-            {"kind": "send_message", "id": "oops", "text": "Lookup failed"},
-            {"kind": "end", "id": "end"},
-        ],
-        "edges": [
-            {"source": "start", "target": "lookup"},
-            {"source": "lookup", "source_port": "success", "target": "ok"},
-            {"source": "lookup", "source_port": "failure", "target": "oops"},
-            {"source": "ok", "target": "end"},
-            {"source": "oops", "target": "end"},
-        ],
-    }
-    flow = await create_flow(client, tenant, graph)
+    flow = await create_flow(client, tenant, lookup_graph(slow_crm))
     await publish(client, tenant, flow["id"])
     await open_preview(user, tenant, flow["id"])
     await user.should_see("You are gold", retries=150)

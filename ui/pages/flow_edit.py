@@ -8,12 +8,10 @@ says the new version's number.
 
 from __future__ import annotations
 
-from typing import Any
-
 from nicegui import ui
 
 from flows.schema import graph_to_builtins
-from ui.backend import ApiError, BackendUnreachable, FlowInfo, ProblemInfo, api
+from ui.backend import ApiError, BackendUnreachable, FlowInfo, ProblemInfo, VersionSummary, api
 from ui.components.dialogs import transient_dialog
 from ui.components.draft_sync import DraftSync, SaveState
 from ui.components.flow_document import FlowDocument
@@ -119,8 +117,8 @@ class DraftPage:
             self.name.tooltip("Rename the flow")
             self.name.on("blur", self._rename)
             self.name.on("keydown.enter", self._rename)
-        self.status = ui.label(status_text(self.flow)).mark("flow-status")
-        self._style_status()
+        self.status = ui.label().mark("flow-status")
+        self._show_status()
         with ui.row().classes("items-center gap-1 no-wrap pl-2"):
             self.state_icon = ui.icon("cloud_done", size="1.1rem")
             self.state_label = ui.label("Saved").classes("text-sm whitespace-nowrap").mark("save-state")
@@ -249,11 +247,11 @@ class DraftPage:
 
     def _saved(self, flow: FlowInfo) -> None:
         self.flow.update({key: flow[key] for key in ("status", "latest_version", "revision", "name")})
-        self.status.text = status_text(self.flow)
-        self._style_status()
+        self._show_status()
         self._refresh_publish()
 
-    def _style_status(self) -> None:
+    def _show_status(self) -> None:
+        self.status.text = status_text(self.flow)
         self.status.classes(
             replace="text-xs px-2 py-0.5 rounded-full whitespace-nowrap " + STATUS_STYLE[self.flow["status"]]
         )
@@ -315,8 +313,7 @@ class DraftPage:
                     ui.notify(f"Not published: {exc.detail}", type="negative")
                 return
             self.flow.update(latest_version=result["version"], status="published")
-            self.status.text = status_text(self.flow)
-            self._style_status()
+            self._show_status()
             if result["created"]:
                 ui.notify(f"Published as version {result['version']}", type="positive")
             else:
@@ -356,7 +353,7 @@ class DraftPage:
                     self._version_row(dialog, version)
         dialog.open()
 
-    def _version_row(self, dialog: ui.dialog, version: dict[str, Any]) -> None:
+    def _version_row(self, dialog: ui.dialog, version: VersionSummary) -> None:
         number = version["number"]
         with ui.item().classes("px-4 py-2").mark("version-row"):
             with ui.item_section():

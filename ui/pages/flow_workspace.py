@@ -147,11 +147,11 @@ def build_workspace(
     on_graph_change: Callable[[], None],
 ) -> Workspace:
     """Lay out canvas and panel; ``on_graph_change`` hears of every edit (the draft saves on it)."""
-    holder: dict[str, Any] = {}
 
+    # The closures below run only after ``editor`` and ``panel`` exist (they call each other).
     def apply_change(node_id: str, change: Change, key: str | None) -> bool:
         ports_changed = document.update(node_id, change, key=key)
-        holder["editor"].node_changed(node_id, ports_changed=ports_changed)
+        editor.node_changed(node_id, ports_changed=ports_changed)
         on_graph_change()
         return ports_changed
 
@@ -161,7 +161,7 @@ def build_workspace(
             panel.show()  # an edge, a deletion or an undo may have changed what the panel shows
 
     def focus(node_id: str) -> None:
-        holder["editor"].focus_node(node_id)
+        editor.focus_node(node_id)
         document.select([node_id])
         panel.show()
 
@@ -177,7 +177,6 @@ def build_workspace(
             .classes("flex-1 min-w-0 h-full")
             .mark("flow-editor")
         )
-        holder["editor"] = editor
         with ui.column().classes("w-[380px] shrink-0 h-full gap-0 bg-white border-l border-slate-200"):
             with (
                 ui.tabs()

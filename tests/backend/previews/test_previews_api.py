@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.fakes.crm import lookup_graph, serve_crm
 
 PROMO = {
     "nodes": [
@@ -195,52 +194,12 @@ async def test_previews_of_another_workspace_are_not_found(client, tenant, make_
 @pytest.fixture
 def crm() -> Iterator[str]:
     """A local JSON endpoint standing in for a customer's CRM."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"customer": {"tier": "gold", "points": 1200}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def _http_graph(url: str) -> dict:
-    return {
-        "nodes": [
-            {"kind": "start", "id": "start"},
-            {
-                "kind": "http_request",
-                "id": "lookup",
-                "url": url + "/customers/{{contact.phone}}",
-                "save": [{"variable": "tier", "path": "customer.tier"}],
-            },
-            {"kind": "send_message", "id": "ok", "text": 'You are {{vars.tier | "new"}}'},
-            {"kind": "send_message", "id": "oops", "text": "Lookup failed"},
-            {"kind": "end", "id": "end"},
-        ],
-        "edges": [
-            {"source": "start", "target": "lookup"},
-            {"source": "lookup", "source_port": "success", "target": "ok"},
-            {"source": "lookup", "source_port": "failure", "target": "oops"},
-            {"source": "ok", "target": "end"},
-            {"source": "oops", "target": "end"},
-        ],
-    }
+    with serve_crm() as url:
+        yield url
 
 
 async def test_http_to_a_private_address_is_refused_by_default(client, tenant, crm):
-    preview = await _start(client, tenant, await _publish(client, tenant, _http_graph(crm)))
+    preview = await _start(client, tenant, await _publish(client, tenant, lookup_graph(crm)))
     assert _texts(preview) == ["Lookup failed"]
     notes = _texts(preview, "note")
     assert any("private address" in note for note in notes)
@@ -248,6 +207,6 @@ async def test_http_to_a_private_address_is_refused_by_default(client, tenant, c
 
 async def test_http_request_saves_response_fields_when_allowed(client, tenant, crm):
     await client.patch("/api/v1/settings", json={"allow_private_urls": True}, headers=tenant.headers())
-    preview = await _start(client, tenant, await _publish(client, tenant, _http_graph(crm)))
+    preview = await _start(client, tenant, await _publish(client, tenant, lookup_graph(crm)))
     assert _texts(preview) == ["You are gold"]
     assert preview["variables"]["tier"] == "gold"

@@ -80,9 +80,8 @@ class SettingsContext:
             if element.props.get("error-message", "") != error or bool(element.props.get("error")) != bool(
                 error
             ):
-                element.props["error"] = bool(error)
+                element.props["error"] = bool(error)  # (assigning props sends them)
                 element.props["error-message"] = error
-                element.update()
         if self.unclaimed is not None:
             self.unclaimed.clear()
             with self.unclaimed:

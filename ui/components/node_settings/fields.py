@@ -156,12 +156,9 @@ def available_variables(graph: FlowGraph) -> list[tuple[str, str]]:
 
 
 def message_counter(text: str, *, with_buttons: bool) -> ui.label:
-    line, over = describe(text, with_buttons=with_buttons)
-    return (
-        ui.label(line)
-        .classes("text-xs -mt-2 " + ("text-red-700" if over else "text-slate-500"))
-        .mark("message-counter")
-    )
+    label = ui.label().mark("message-counter")
+    refresh_counter(label, text, with_buttons=with_buttons)
+    return label
 
 
 def refresh_counter(label: ui.label, text: str, *, with_buttons: bool) -> None:

@@ -242,7 +242,6 @@ export const FlowEditor = {
       if ("activeNode" in patch) view.active = patch.activeNode;
       if ("path" in patch) view.path = patch.path || [];
     };
-    const node_count = () => flow.nodes.value.length;
 
     // The palette is a column beside the canvas, not over it: a fitted view is never hidden under it.
     const draw = () =>
@@ -301,7 +300,7 @@ export const FlowEditor = {
           ],
         ),
       ]);
-    return { fit_view, tidy, update_node, select, focus_node, set_view, node_count, draw };
+    return { fit_view, tidy, update_node, select, focus_node, set_view, draw };
   },
   render() {
     return this.draw();
