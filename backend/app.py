@@ -8,14 +8,19 @@ from collections.abc import AsyncIterator
 
 import httpx
 from litestar import Litestar, Router
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
 
 from backend.audience import controllers as audience
 from backend.audit.controllers import AuditController
+from backend.campaigns import controllers as campaigns
+from backend.campaigns import tasks as campaign_tasks
 from backend.config import Settings, get_settings
 from backend.consent import controllers as consent
 from backend.consent.categories import CategoryController
@@ -30,6 +35,7 @@ from backend.inbound import controllers as inbound
 from backend.messages import controllers as messages
 from backend.previews.controllers import PreviewController
 from backend.providers.registry import Providers
+from backend.runs import controllers as runs
 from backend.senders import controllers as senders
 from backend.webhooks import controllers as webhooks
 from backend.workspaces.auth import BearerAuthMiddleware, provide_principal
@@ -58,6 +64,8 @@ API_CONTROLLERS = [
     *webhooks.CONTROLLERS,
     *inbound.CONTROLLERS,
     *messages.CONTROLLERS,
+    *runs.CONTROLLERS,
+    *campaigns.CONTROLLERS,
 ]
 
 
@@ -76,12 +84,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.http = httpx.AsyncClient(headers={"User-Agent": "Flowgate"})
             # Provider webhooks verify with the sender's provider object (its own shared client).
             app.state.providers = Providers(public_url=settings.base_public_url)
-            try:
-                yield
-            finally:
-                await app.state.providers.aclose()
-                await app.state.http.aclose()
-                await app.state.queue.aclose()
+            async with contextlib.AsyncExitStack() as wiring:
+                # Campaign counters move with the message statuses this process writes too.
+                campaign_tasks.install(app.state.queue, wiring)
+                try:
+                    yield
+                finally:
+                    await app.state.providers.aclose()
+                    await app.state.http.aclose()
+                    await app.state.queue.aclose()
 
     api = Router(
         path="/api/v1",
@@ -90,9 +101,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"principal": Provide(provide_principal)},
         security=[{"bearer": []}],
     )
+    # Live campaign hints from the workers arrive over Redis pub/sub (backend/campaigns/live.py).
+    channels = ChannelsPlugin(
+        backend=RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url)),
+        arbitrary_channels_allowed=True,
+        subscriber_max_backlog=100,
+        subscriber_backlog_strategy="dropleft",
+    )
     return Litestar(
         route_handlers=[health, api, *PUBLIC_ROUTES, *inbound.PUBLIC_ROUTES],
         lifespan=[lifespan],
+        plugins=[channels],
         exception_handlers=EXCEPTION_HANDLERS,
         stores={"rate_limit": RedisStore.with_client(url=redis_url, namespace="flowgate:rate-limit")},
         openapi_config=OpenAPIConfig(

@@ -20,6 +20,8 @@ APPS = [
     "backend.webhooks.piccolo_app",
     "backend.messages.piccolo_app",
     "backend.inbound.piccolo_app",
+    "backend.runs.piccolo_app",
+    "backend.campaigns.piccolo_app",
 ]
 
 DB = engine_for_url(get_settings().database_url)

@@ -12,12 +12,14 @@ from typing import Any
 from arq.worker import Worker
 
 from backend.audience import tasks as audience_tasks
+from backend.campaigns import tasks as campaign_tasks
 from backend.consent import tasks as consent_tasks
 from backend.core.database import database_connection
 from backend.core.queue import HEALTH_CHECK_KEY, QUEUE_NAME, redis_settings
 from backend.imports import tasks as import_tasks
 from backend.inbound import tasks as inbound_tasks
 from backend.messages import tasks as message_tasks
+from backend.runs import tasks as run_tasks
 from backend.senders import tasks as sender_tasks
 from backend.webhooks import tasks as webhook_tasks
 from backend.workspaces import tasks as workspace_tasks
@@ -31,6 +33,8 @@ _DOMAINS = [
     webhook_tasks,
     message_tasks,
     inbound_tasks,
+    run_tasks,
+    campaign_tasks,
 ]
 FUNCTIONS = [function for domain in _DOMAINS for function in domain.FUNCTIONS]
 CRON_JOBS = [job for domain in _DOMAINS for job in domain.CRON_JOBS]
@@ -43,7 +47,15 @@ def job_names() -> set[str]:
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
+    """Make what the whole process shares, once, in the worker's own context.
+
+    arq gives every job a shallow copy of this context (``{**worker.ctx, **job_ctx}``): objects put here
+    are shared by every job of the process, but anything a job adds to its copy is gone for the next
+    job. So process-wide state (clients, locks, semaphores, caches) is made here or in a domain's
+    ``startup(ctx, stack)``, never lazily by a job.
+    """
     stack = contextlib.AsyncExitStack()
+    ctx["exit_stack"] = stack
     await stack.enter_async_context(database_connection(pool_size=ctx.get("db_pool_size", 10)))
     # One provider registry (and its one HTTP client) per worker process, closed with the worker.
     from backend.config import get_settings
@@ -52,7 +64,10 @@ async def _startup(ctx: dict[str, Any]) -> None:
     providers = Providers(public_url=get_settings().base_public_url)
     stack.push_async_callback(providers.aclose)
     ctx[message_tasks.PROVIDERS_KEY] = providers
-    ctx["exit_stack"] = stack
+    for domain in _DOMAINS:
+        startup = getattr(domain, "startup", None)
+        if startup is not None:
+            await startup(ctx, stack)
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
@@ -71,7 +86,9 @@ def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10,
         "health_check_interval": 5,
         "on_startup": _startup,
         "on_shutdown": _shutdown,
-        "ctx": {"db_pool_size": db_pool_size},
+        # Tickers (due timers, the campaign scheduler) run in long-lived workers; a burst worker (and a
+        # test driving the clock itself) runs only what is queued.
+        "ctx": {"db_pool_size": db_pool_size, run_tasks.TICKERS_KEY: not burst},
         # Measured in FIELD-NOTES: arq's defaults cap a worker near 200 jobs/s; these reach ~2,000.
         "max_jobs": 100,
         "poll_delay": 0.05,

@@ -11,7 +11,7 @@ from backend.core.schemas import Input, Output
 
 Channel = Literal["whatsapp", "sms", "viber", "email"]
 Source = Literal[
-    "manual", "keyword", "web_form", "unsubscribe_link", "import", "api", "campaign_reply", "provider"
+    "manual", "keyword", "web_form", "unsubscribe_link", "import", "api", "campaign_reply", "provider", "flow"
 ]
 Scope = Literal["workspace", "sender"]
 EventKind = Literal["opt_out", "extended", "opt_in"]

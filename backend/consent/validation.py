@@ -18,11 +18,25 @@ from backend.core.errors import InvalidInput, NotFound
 from backend.senders.tables import Sender
 from backend.workspaces.tables import Workspace
 
-SOURCES = ("manual", "keyword", "web_form", "unsubscribe_link", "import", "api", "campaign_reply", "provider")
-SELF_SERVICE_SOURCES = frozenset({"keyword", "web_form", "unsubscribe_link", "provider", "campaign_reply"})
+SOURCES = (
+    "manual",
+    "keyword",
+    "web_form",
+    "unsubscribe_link",
+    "import",
+    "api",
+    "campaign_reply",
+    "provider",
+    "flow",
+)
+SELF_SERVICE_SOURCES = frozenset(
+    {"keyword", "web_form", "unsubscribe_link", "provider", "campaign_reply", "flow"}
+)
 """The person opted out themselves: no campaign toggle may override these (PRODUCT.md 5)."""
-KEYWORD_SOURCES = ("keyword", "campaign_reply")
-"""What an opt-in keyword may reverse: only what a keyword did, never a form, link, manual or import entry."""
+KEYWORD_SOURCES = ("keyword", "campaign_reply", "flow")
+"""What an opt-in keyword (or a flow's opt-in step) may reverse: only what the person said in a
+conversation, never a form, link, manual or import entry. ``flow``: an opt-out step of a chat flow,
+reached by the person's own answers."""
 MAX_VALID_DAYS = 36_500
 MAX_REMARKS = 1000
 MAX_ACTOR = 200

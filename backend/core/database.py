@@ -122,12 +122,21 @@ async def pending_migrations() -> list[str]:
     return pending
 
 
-def locked(query):
-    """``SELECT … FOR UPDATE`` on PostgreSQL. SQLite has no row locks, and needs none: :func:`transaction`
-    takes the database's single write lock up front."""
+def locked(query, *, share: bool = False):
+    """``SELECT … FOR UPDATE`` (or ``FOR SHARE``) on PostgreSQL. SQLite has no row locks, and needs none:
+    :func:`transaction` takes the database's single write lock up front."""
     if isinstance(current_engine(), SQLiteEngine):
         return query
-    return query.lock_rows()
+    return query.lock_rows("SHARE" if share else "UPDATE")
+
+
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    """Did a delete fail because another row still refers to this one (a restricting foreign key)?"""
+    import asyncpg
+
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "FOREIGN KEY" in str(exc)
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -33,6 +33,7 @@ from backend.inbound import contacts, statuses
 from backend.inbound.runtime import InboundReply, get_runtime
 from backend.inbound.store import PROCESS_JOB, decode, job_id
 from backend.inbound.tables import InboundEvent
+from backend.messages import observers
 from backend.messages.tables import Message
 from backend.providers.base import InboundMessage, ProviderOptOut, StatusUpdate
 from backend.senders.service import load_sender
@@ -415,6 +416,7 @@ async def _status(
             await Message.update({getattr(Message, key): value for key, value in changes.items()}).where(
                 Message.id == message["id"]
             )
+            await observers.notify([statuses.observed(message, changes, now)], Message.raw)
         else:
             after.note = f"status {event.status} changes nothing (message is {message['status']})"
     if event.opted_out:

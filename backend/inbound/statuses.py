@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from backend.core.database import locked
+from backend.messages.observers import StatusChange
 from backend.messages.tables import Message
 from backend.providers.base import StatusUpdate
 
@@ -76,3 +77,23 @@ def transition(message: dict[str, Any], update: StatusUpdate, now: datetime) -> 
         if status != "failed" and _RANK[status] <= wanted and message.get(column) is None:
             changes[column] = at
     return changes
+
+
+def observed(message: dict[str, Any], changes: dict[str, Any], now: datetime) -> StatusChange:
+    """The change :func:`transition` made, as the message observers see it: the stages whose timestamps
+    it set for the first time."""
+    reached = frozenset(
+        stage for stage, column in _STAMP.items() if column in changes and message.get(column) is None
+    )
+    return StatusChange(
+        message_id=message["id"],
+        workspace_id=message["workspace"],
+        campaign_id=message.get("campaign_id"),
+        run_id=message.get("run_id"),
+        message_ref=message.get("message_ref"),
+        before=message["status"],
+        after=changes.get("status", message["status"]),
+        failure_reason=changes.get("failure_reason", message.get("failure_reason")),
+        at=now,
+        reached=reached,
+    )

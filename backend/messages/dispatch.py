@@ -31,7 +31,8 @@ from piccolo.engine.sqlite import SQLiteEngine
 from backend.consent import gate, rules
 from backend.consent.service import record_opt_out
 from backend.consent.tokens import unsubscribe_url
-from backend.core.database import current_engine
+from backend.core.database import current_engine, transaction
+from backend.messages import observers
 from backend.messages.optout_tag import tag_text
 from backend.messages.ratelimit import RateLimiter
 from backend.messages.tables import Message
@@ -58,6 +59,10 @@ RATE_WAIT_LIMIT_S = 5.0
 _CLAIMED = (
     "id, workspace, sender, contact, channel, address, kind, category, opted_in_only, text, template, buttons, "
     "subject, html, attempts"
+)
+_SETTLED = (
+    "messages.id, messages.workspace, messages.status, messages.failure_reason, messages.campaign_id, "
+    "messages.run_id, messages.message_ref"
 )
 
 
@@ -122,7 +127,7 @@ class Dispatcher:
             raise
         # The answers are in: write them even if the job is being cancelled, or sent messages would
         # end ``unknown``; a locked database is retried rather than losing what the providers said.
-        await asyncio.shield(self._write(write_back, outcomes))
+        await asyncio.shield(self._write(settle, outcomes))
         for outcome in outcomes:
             self.counts[outcome.status] += 1
         await self._after(rows, outcomes)
@@ -386,12 +391,46 @@ async def release(ids: list[int], session: Any = None) -> None:
         )
 
 
-async def write_back(outcomes: list[Outcome], session: Any = None) -> None:
-    """Every outcome of a chunk in one UPDATE … FROM (VALUES …); only rows still ``sending`` change (a
-    status webhook that beat us to it has already settled its message)."""
+async def settle(outcomes: list[Outcome], session: Any = None) -> None:
+    """Write a chunk's outcomes and tell the status observers (runs, campaign counters) in one
+    transaction: counters kept from them never disagree with the messages table."""
     if not outcomes:
         return
     now = datetime.now(UTC)
+    async with _transaction(session):
+        rows = await write_back(outcomes, session=session, now=now)
+        if observers.active():
+            await observers.notify([_change(row, now) for row in rows], _raw(session))
+
+
+def _transaction(session: Any) -> Any:
+    return session.transaction() if session is not None else transaction()
+
+
+def _change(row: dict[str, Any], now: datetime) -> observers.StatusChange:
+    status = row["status"]
+    return observers.StatusChange(
+        message_id=row["id"],
+        workspace_id=row["workspace"],
+        campaign_id=row["campaign_id"],
+        run_id=row["run_id"],
+        message_ref=row["message_ref"],
+        before="sending",
+        after=status,
+        failure_reason=row["failure_reason"],
+        at=now,
+        reached=frozenset({status}) if status in ("sent", "failed") else frozenset(),
+    )
+
+
+async def write_back(
+    outcomes: list[Outcome], session: Any = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every outcome of a chunk in one UPDATE … FROM (VALUES …); only rows still ``sending`` change (a
+    status webhook that beat us to it has already settled its message). Returns the rows it changed."""
+    if not outcomes:
+        return []
+    now = now or datetime.now(UTC)
     if _is_sqlite():
         row_sql = "({}, {}, {}, {}, {}, {}, {}, {})"
     else:
@@ -409,7 +448,7 @@ async def write_back(outcomes: list[Outcome], session: Any = None) -> None:
             1 if o.attempted else 0,
         ]
     values = ", ".join(row_sql for _ in outcomes)
-    await _raw(session)(
+    return await _raw(session)(
         "UPDATE messages SET status = v.column2, failure_reason = v.column3, error_code = v.column4, "
         "error_message = v.column5, "
         "provider_message_id = COALESCE(v.column6, messages.provider_message_id), "
@@ -417,7 +456,8 @@ async def write_back(outcomes: list[Outcome], session: Any = None) -> None:
         "updated_at = {}, "
         "sent_at = CASE WHEN v.column2 = 'sent' THEN {} ELSE messages.sent_at END, "
         "failed_at = CASE WHEN v.column2 = 'failed' THEN {} ELSE messages.failed_at END "
-        f"FROM (VALUES {values}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending'",
+        f"FROM (VALUES {values}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' "
+        f"RETURNING {_SETTLED}",
         now,
         now,
         now,

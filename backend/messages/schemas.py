@@ -10,9 +10,17 @@ import msgspec
 from backend.core.schemas import Input, Output
 
 Kind = Literal["marketing", "transactional", "conversational"]
-Status = Literal["queued", "sending", "sent", "delivered", "read", "failed", "unknown", "received"]
+Status = Literal["queued", "held", "sending", "sent", "delivered", "read", "failed", "unknown", "received"]
 Direction = Literal["outbound", "inbound"]
-FailureReason = Literal["opted_out", "rejected", "retries_exhausted", "sender_unavailable"]
+FailureReason = Literal[
+    "opted_out",
+    "rejected",
+    "retries_exhausted",
+    "sender_unavailable",
+    "delivery_failed",
+    "campaign_ended",
+    "cancelled",
+]
 
 
 class TemplateIn(Input):

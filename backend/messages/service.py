@@ -9,16 +9,19 @@ transaction has not made visible yet, and a lost job only delays a message (the 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from backend.audience.tables import Contact
-from backend.consent import gate
+from backend.consent import gate, rules
 from backend.consent.validation import lookup_address
 from backend.core.database import transaction
 from backend.core.errors import FieldProblem, InvalidInput
+from backend.messages import observers
 from backend.messages.schemas import MessageCreate, MessageOut
 from backend.messages.tables import Message
 from backend.senders.service import load_sender
@@ -33,6 +36,10 @@ BUTTON_CHANNELS = frozenset({"whatsapp", "viber"})
 
 QUEUED = "queued"
 FAILED = "failed"
+HELD = "held"
+"""A paused campaign's message: stays out of the queue until the campaign runs again."""
+INSERT_ROWS = 500
+"""Messages per INSERT: rows x columns stays far under PostgreSQL's 32,767 bind parameters."""
 
 
 async def create_outbound(
@@ -127,6 +134,208 @@ async def create_outbound(
         inserted = await Message.insert(Message(_data=columns)).returning(Message.id)
     row["id"] = inserted[0]["id"]
     return row
+
+
+@dataclass(slots=True)
+class Draft:
+    """One message for :func:`create_outbound_batch`: what :func:`create_outbound` takes, as data."""
+
+    to: str
+    """Already normalised for the sender's channel."""
+    kind: str
+    text: str | None = None
+    template: dict | None = None
+    buttons: list[dict] | None = None
+    subject: str | None = None
+    html: str | None = None
+    category_id: int | None = None
+    contact_id: int | None = None
+    origin: str = "flow"
+    campaign_id: int | None = None
+    run_id: str | None = None
+    message_ref: str | None = None
+    opted_in_only: bool = True
+
+
+_BATCH_COLUMNS = (
+    "workspace, sender, contact, direction, channel, address, kind, category, opted_in_only, origin, "
+    "campaign_id, run_id, message_ref, text, template, buttons, subject, html, status, failure_reason, "
+    "attempts, next_attempt_at, created_at, updated_at, failed_at"
+)
+_BATCH_ROW = "(" + ", ".join("{}" for _ in _BATCH_COLUMNS.split(", ")) + ")"
+
+
+async def create_outbound_batch(
+    workspace_id: int, sender: dict, drafts: list[Draft], *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Store many messages of one sender at once; the result lines up with ``drafts``.
+
+    The same rules as :func:`create_outbound`, at the cost of a few statements for hundreds of
+    messages: the consent gate runs once per (category, toggle) group of marketing drafts (the batch gate
+    of the send path), and the rows go in with multi-row INSERTs. A flow message already stored (same
+    ``run_id`` and ``message_ref``) is not stored again: the existing row is returned. Each result has
+    ``id``, ``status`` (``queued`` or ``failed``), ``failure_reason``, ``run_id`` and ``message_ref``.
+    Runs in the caller's transaction; enqueue the queued ones with :func:`enqueue_sends` after its commit.
+    """
+    if not drafts:
+        return []
+    moment = now or datetime.now(UTC)
+    blocked = await _batch_gate(workspace_id, sender, drafts, moment)
+    channel = sender["channel"]
+    results: list[dict[str, Any] | None] = [None] * len(drafts)
+    for start in range(0, len(drafts), INSERT_ROWS):
+        part = list(range(start, min(start + INSERT_ROWS, len(drafts))))
+        args: list[Any] = []
+        for index in part:
+            draft = drafts[index]
+            refused = index in blocked
+            args += [
+                workspace_id,
+                sender["id"],
+                draft.contact_id,
+                "outbound",
+                channel,
+                draft.to,
+                draft.kind,
+                draft.category_id,
+                draft.opted_in_only,
+                draft.origin,
+                draft.campaign_id,
+                draft.run_id,
+                draft.message_ref,
+                draft.text,
+                _json_text(draft.template),
+                _json_text(draft.buttons or []),
+                draft.subject,
+                draft.html,
+                FAILED if refused else QUEUED,
+                gate.OPTED_OUT if refused else None,
+                0,
+                None if refused else moment,
+                moment,
+                moment,
+                moment if refused else None,
+            ]
+        values = ", ".join(_BATCH_ROW for _ in part)
+        inserted = await Message.raw(
+            f"INSERT INTO messages ({_BATCH_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING "
+            "RETURNING id, run_id, message_ref, status, failure_reason",
+            *args,
+        )
+        by_ref = {(row["run_id"], row["message_ref"]): row for row in inserted}
+        unkeyed = iter(row for row in inserted if row["run_id"] is None or row["message_ref"] is None)
+        for index in part:
+            draft = drafts[index]
+            if draft.run_id is None or draft.message_ref is None:
+                results[index] = next(unkeyed)
+            else:
+                results[index] = by_ref.get((draft.run_id, draft.message_ref))
+    missing = [index for index, row in enumerate(results) if row is None]
+    if missing:
+        existing = await _stored_flow_messages(workspace_id, [drafts[index] for index in missing])
+        for index in missing:
+            results[index] = existing[(drafts[index].run_id, drafts[index].message_ref)]
+    return [row for row in results if row is not None]
+
+
+async def _batch_gate(workspace_id: int, sender: dict, drafts: list[Draft], now: datetime) -> set[int]:
+    """Indexes of the marketing drafts the consent gate blocks now (one query per group)."""
+    groups: dict[tuple[int | None, bool], list[int]] = defaultdict(list)
+    for index, draft in enumerate(drafts):
+        if draft.kind not in gate.KINDS:
+            raise InvalidInput("kind", f"{draft.kind!r} is not one of {', '.join(gate.KINDS)}")
+        if draft.kind == "marketing":
+            groups[(draft.category_id, draft.opted_in_only)].append(index)
+    blocked: set[int] = set()
+    for (category_id, opted_in_only), indexes in groups.items():
+        target = rules.Target(
+            workspace_id=workspace_id,
+            channel=sender["channel"],
+            sender_id=sender["id"],
+            category_id=category_id,
+            opted_in_only=opted_in_only,
+        )
+        found = await gate.blocked_addresses(target, [drafts[index].to for index in indexes], now)
+        blocked.update(index for index in indexes if drafts[index].to in found)
+    return blocked
+
+
+async def _stored_flow_messages(
+    workspace_id: int, drafts: list[Draft]
+) -> dict[tuple[str | None, str | None], dict[str, Any]]:
+    run_ids = sorted({draft.run_id for draft in drafts if draft.run_id is not None})
+    rows = await Message.select(
+        Message.id, Message.run_id, Message.message_ref, Message.status, Message.failure_reason
+    ).where((Message.workspace == workspace_id) & Message.run_id.is_in(run_ids))
+    return {(row["run_id"], row["message_ref"]): row for row in rows}
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else msgspec.json.encode(value).decode()
+
+
+# --- a campaign's messages while it is paused, and when it stops ---------------------------------------
+
+
+async def hold_campaign_messages(campaign_id: int, now: datetime | None = None) -> int:
+    """Keep a paused campaign's queued messages out of the send path (claims skip ``held``)."""
+    rows = await Message.raw(
+        "UPDATE messages SET status = 'held', updated_at = {} "
+        "WHERE campaign_id = {} AND status = 'queued' RETURNING id",
+        now or datetime.now(UTC),
+        campaign_id,
+    )
+    return len(rows)
+
+
+async def release_campaign_messages(campaign_id: int, now: datetime | None = None) -> list[int]:
+    """Put a campaign's held messages back in the queue, due now; enqueue the ids after the commit."""
+    moment = now or datetime.now(UTC)
+    rows = await Message.raw(
+        "UPDATE messages SET status = 'queued', next_attempt_at = {}, updated_at = {} "
+        "WHERE campaign_id = {} AND status = 'held' RETURNING id",
+        moment,
+        moment,
+        campaign_id,
+    )
+    return [row["id"] for row in rows]
+
+
+async def cancel_campaign_messages(campaign_id: int, reason: str, now: datetime | None = None) -> int:
+    """Fail a campaign's unsent (queued or held) messages with ``reason``: it will send nothing more.
+
+    Messages already claimed by a worker (``sending``) finish: they may be at the provider already.
+    Observers hear of every one, in the caller's transaction.
+    """
+    moment = now or datetime.now(UTC)
+    rows = await Message.raw(
+        "UPDATE messages SET status = 'failed', failure_reason = {}, failed_at = {}, updated_at = {}, "
+        "next_attempt_at = NULL WHERE campaign_id = {} AND status IN ('queued', 'held') "
+        "RETURNING id, workspace, campaign_id, run_id, message_ref, status, failure_reason",
+        reason,
+        moment,
+        moment,
+        campaign_id,
+    )
+    await observers.notify(
+        [
+            observers.StatusChange(
+                message_id=row["id"],
+                workspace_id=row["workspace"],
+                campaign_id=row["campaign_id"],
+                run_id=row["run_id"],
+                message_ref=row["message_ref"],
+                before="queued",
+                after="failed",
+                failure_reason=reason,
+                at=moment,
+                reached=frozenset({"failed"}),
+            )
+            for row in rows
+        ],
+        Message.raw,
+    )
+    return len(rows)
 
 
 async def contact_for(workspace_id: int, channel: str, address: str) -> int | None:

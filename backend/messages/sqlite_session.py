@@ -11,6 +11,8 @@ PostgreSQL needs none of this: it has a connection pool.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
@@ -22,15 +24,33 @@ class SqliteSession:
         self.engine = engine
         self.connection: aiosqlite.Connection | None = None
 
-    async def raw(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        """Run one statement written with Piccolo's ``{}`` placeholders; returns its rows as dicts."""
+    async def _connected(self) -> aiosqlite.Connection:
         if self.connection is None:
             self.connection = await aiosqlite.connect(**self.engine.connection_kwargs)
             await self.connection.execute("PRAGMA foreign_keys = 1")
             self.connection.row_factory = dict_factory  # type: ignore[assignment]
+        return self.connection
+
+    async def raw(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Run one statement written with Piccolo's ``{}`` placeholders; returns its rows as dicts."""
+        await self._connected()
+        assert self.connection is not None
         # One hop to the connection's thread (execute and fetch together): under load each hop back to
         # a busy event loop costs milliseconds.
         return list(await self.connection.execute_fetchall(sql.replace("{}", "?"), args))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Statements in between commit together (the write lock taken up front, as
+        :func:`backend.core.database.transaction` does). Not re-entrant: callers hold the worker's lock."""
+        connection = await self._connected()
+        await connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await connection.execute("ROLLBACK")
+            raise
+        await connection.execute("COMMIT")
 
     async def aclose(self) -> None:
         if self.connection is not None:

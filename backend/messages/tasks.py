@@ -3,12 +3,18 @@
 ``send_messages`` sends a batch of stored messages (see :mod:`backend.messages.dispatch`); the api and
 other domains enqueue it through :func:`backend.messages.service.enqueue_sends`. ``reconcile_messages``
 runs every minute (arq skips unique crons more frequent than that) and repairs what Redis lost.
+
+arq hands every job a fresh *copy* of the worker's context, so what all send jobs of a process must share
+(the chunk slots, SQLite's write lock and connection, the rate limiter) is made once by :func:`startup`
+and kept in the worker's own context as one :class:`SendPath`; a job never creates it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from arq import cron, func
@@ -23,8 +29,7 @@ from backend.messages.sqlite_session import SqliteSession
 log = logging.getLogger(__name__)
 
 PROVIDERS_KEY = "providers"
-LIMITER_KEY = "send_limiter"
-SHARED_KEY = "send_shared"
+SEND_PATH_KEY = "send_path"
 BACKOFF_KEY = "send_backoff_base_s"
 """Optional ctx entry: the retry backoff's base in seconds, replacing the default minute (tests)."""
 SEND_JOB_TIMEOUT_S = 120
@@ -33,39 +38,40 @@ reconciler re-enqueues its queued messages after a minute anyway). A job's 500 m
 for the process's chunk slots behind the jobs started before it, so it must cover a full worker's queue."""
 
 
-def _process_wide(ctx: dict[str, Any]) -> tuple[asyncio.Semaphore, asyncio.Lock | None, Any]:
-    """The worker process's chunk slots and, on SQLite, its write lock and its own connection (made on
-    first use, in the worker's loop; the connection is closed with the worker)."""
-    shared = ctx.get(SHARED_KEY)
-    if shared is None:
-        engine = current_engine()
-        lock = session = None
-        if isinstance(engine, SQLiteEngine):
-            lock, session = asyncio.Lock(), SqliteSession(engine)
-            stack = ctx.get("exit_stack")
-            if stack is not None:
-                stack.push_async_callback(session.aclose)
-        shared = ctx[SHARED_KEY] = (asyncio.Semaphore(CHUNKS_IN_FLIGHT), lock, session)
-    return shared
+@dataclass
+class SendPath:
+    """What every send job of one worker process shares."""
+
+    slots: asyncio.Semaphore
+    """At most :data:`CHUNKS_IN_FLIGHT` chunks claimed at once in this process, across all its jobs:
+    a large backlog is claimed a few chunks at a time, well inside each claim's lease."""
+    limiter: RateLimiter
+    write_lock: asyncio.Lock | None = None
+    """SQLite only: the process's send statements queue here, not in SQLite's busy-wait."""
+    session: SqliteSession | None = None
+    """SQLite only: one connection for the claim, gate and write-back statements."""
 
 
-def _limiter(ctx: dict[str, Any]) -> RateLimiter:
-    limiter = ctx.get(LIMITER_KEY)
-    if limiter is None:
-        limiter = ctx[LIMITER_KEY] = RateLimiter(ctx["redis"])
-    return limiter
+async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
+    """Make the process's :class:`SendPath` (called once by the worker's start-up, in its event loop)."""
+    engine = current_engine()
+    path = SendPath(slots=asyncio.Semaphore(CHUNKS_IN_FLIGHT), limiter=RateLimiter(ctx["redis"]))
+    if isinstance(engine, SQLiteEngine):
+        path.write_lock, path.session = asyncio.Lock(), SqliteSession(engine)
+        stack.push_async_callback(path.session.aclose)
+    ctx[SEND_PATH_KEY] = path
 
 
 async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
     """Send the still-queued, due messages among ``message_ids``; the others are skipped (idempotent)."""
-    slots, write_lock, session = _process_wide(ctx)
+    path: SendPath = ctx[SEND_PATH_KEY]
     dispatcher = Dispatcher(
-        slots=slots,
-        write_lock=write_lock,
-        session=session,
+        slots=path.slots,
+        write_lock=path.write_lock,
+        session=path.session,
         providers=ctx[PROVIDERS_KEY],
         queue=ctx["redis"],
-        limiter=_limiter(ctx),
+        limiter=path.limiter,
         backoff_base_s=float(ctx.get(BACKOFF_KEY, BACKOFF_BASE_S)),
     )
     return await dispatcher.run(message_ids)

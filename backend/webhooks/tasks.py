@@ -8,6 +8,7 @@ Redis delays a delivery by a minute or two but never loses it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -24,24 +25,17 @@ RETRY_DELAYS_KEY = "webhook_retry_delays"
 """Optional worker ctx entry: seconds between attempts, replacing :data:`delivery.RETRY_DELAYS` (tests)."""
 
 
-def _http(ctx: dict[str, Any]) -> httpx.AsyncClient:
-    """One client per worker process: connections to a receiver are reused across deliveries.
-
-    Made on first use and closed with the worker (through the exit stack its start-up opened).
-    """
-    client = ctx.get(HTTP_CLIENT_KEY)
-    if client is None:
-        client = httpx.AsyncClient(
-            headers={"User-Agent": "Flowgate-Webhooks/1"},
-            follow_redirects=False,
-            timeout=delivery.SEND_TIMEOUT_S,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
-        ctx[HTTP_CLIENT_KEY] = client
-        stack = ctx.get("exit_stack")
-        if stack is not None:
-            stack.push_async_callback(client.aclose)
-    return client
+async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
+    """One client per worker process, made at start-up (arq copies ``ctx`` per job, so a client a job
+    made would be that job's alone): connections to a receiver are reused across deliveries."""
+    client = httpx.AsyncClient(
+        headers={"User-Agent": "Flowgate-Webhooks/1"},
+        follow_redirects=False,
+        timeout=delivery.SEND_TIMEOUT_S,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+    stack.push_async_callback(client.aclose)
+    ctx[HTTP_CLIENT_KEY] = client
 
 
 def _delays(ctx: dict[str, Any]) -> tuple[timedelta, ...]:
@@ -59,7 +53,7 @@ async def deliver_webhook(ctx: dict[str, Any], delivery_id: int, attempts_made: 
     """
     outcome = await delivery.deliver(
         delivery_id,
-        client=_http(ctx),
+        client=ctx[HTTP_CLIENT_KEY],
         queue=ctx.get("redis"),
         delays=_delays(ctx),
         attempts_made=attempts_made,

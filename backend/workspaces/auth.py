@@ -43,9 +43,6 @@ def _bearer_token(connection: ASGIConnection) -> str:
     scheme, _, token = header.partition(" ")
     if header and scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    # Browsers cannot set headers on a WebSocket handshake.
-    if connection.scope["type"] == "websocket" and (token := connection.query_params.get("token")):
-        return token
     if header:
         raise NotAuthorizedException(
             "Authorization header must be 'Bearer <api key>'", headers=_WWW_AUTHENTICATE
@@ -59,6 +56,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         from backend.workspaces import service
 
+        if connection.scope["type"] == "websocket" and "authorization" not in connection.headers:
+            return await _ticket(connection)
         token = _bearer_token(connection)
         now = datetime.now(UTC)
         found = await service.authenticate(token, now)
@@ -68,6 +67,25 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if last_used_at is None or (now - last_used_at).total_seconds() > _TOUCH_EVERY_S:
             await _record_use(connection, principal.credential_id, now)
         return AuthenticationResult(user=principal, auth=token)
+
+
+async def _ticket(connection: ASGIConnection) -> AuthenticationResult:
+    """Browsers cannot set headers on a WebSocket handshake: they bring a short-lived, single-use ticket
+    from an authenticated POST instead (never an API key: URLs end up in access logs)."""
+    from backend.workspaces import tickets
+
+    ticket = connection.query_params.get("ticket")
+    if not ticket:
+        raise NotAuthorizedException(
+            "Missing credentials: send 'Authorization: Bearer <api key>', or ?ticket= from "
+            "POST /api/v1/campaigns/{id}/live-tickets",
+            headers=_WWW_AUTHENTICATE,
+        )
+    redeemed = await tickets.redeem(connection.app.state.queue, ticket)
+    if redeemed is None:
+        raise NotAuthorizedException("Unknown, used or expired ticket", headers=_WWW_AUTHENTICATE)
+    principal, resource = redeemed
+    return AuthenticationResult(user=principal, auth={"ticket_for": resource})
 
 
 async def _record_use(connection: ASGIConnection, credential_id: int, now: datetime) -> None:

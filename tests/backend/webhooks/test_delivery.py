@@ -264,15 +264,11 @@ async def test_a_deleted_endpoint_stops_its_queued_jobs(client, tenant, receiver
     assert receiver.received == []
 
 
-async def test_a_worker_shares_one_http_client_and_closes_it_on_shutdown():
-    import contextlib
+async def test_every_job_of_a_worker_uses_the_client_made_at_start_up(redis_url):
+    """arq copies the context per job: a client made by a job would be that job's alone (and leak)."""
+    from backend.webhooks.tasks import HTTP_CLIENT_KEY
+    from tests.backend.worker_probe import shared_objects
 
-    from backend.webhooks.tasks import _http
-
-    ctx = {"exit_stack": contextlib.AsyncExitStack()}
-    client = _http(ctx)
-    assert _http(ctx) is client
-    assert client.follow_redirects is False
-    assert client.timeout.read == 10
-    await ctx["exit_stack"].aclose()
-    assert client.is_closed
+    first, second, closed = await shared_objects(redis_url, HTTP_CLIENT_KEY)
+    assert first == second  # the same client object in both jobs
+    assert closed  # and the worker closed it on shutdown

@@ -1,0 +1,205 @@
+"""Who a campaign sends to: its group's members with an address on the sender's channel, not opted out
+(the consent gate's own rule, :mod:`backend.consent.rules`), not already in the campaign.
+
+One SQL definition serves the counts (``GET …/audience``: 1000 members, 990 eligible), the excluded list
+(CSV with the reason) and the trigger's enrollment (``INSERT … SELECT`` of runs in keyset pages), so the
+number a marketer sees is the number that gets enrolled.
+
+- The opt-out filter applies to marketing campaigns always, and to transactional ones unless the group is
+  flagged ``bypass_opt_out_filter`` (seed 003). With the campaign's toggle ``opted_in_only`` off, only the
+  person's own opt-outs exclude (an admin's or an import's mark does not).
+- "Already entered": the contact has a run in this campaign; with ``allow_reentry`` only an unfinished run
+  counts (a contact whose earlier run ended enters again at the next trigger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from backend.audience.eligibility import address_column
+from backend.consent.rules import Target, not_opted_out_sql
+from backend.runs.tables import Run
+
+PAGE = 5000
+"""Members per enrollment statement and per excluded-list page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    workspace_id: int
+    campaign_id: int
+    group_id: int
+    channel: str
+    sender_id: int
+    category_id: int | None
+    kind: str
+    opted_in_only: bool
+    allow_reentry: bool
+    bypass_opt_out_filter: bool
+
+    @property
+    def filters_opt_outs(self) -> bool:
+        return self.kind == "marketing" or not self.bypass_opt_out_filter
+
+    def target(self) -> Target:
+        return Target(
+            workspace_id=self.workspace_id,
+            channel=self.channel,
+            sender_id=self.sender_id,
+            category_id=self.category_id,
+            opted_in_only=self.opted_in_only,
+        )
+
+
+_FROM = 'FROM "group_members" gm JOIN "contacts" ON "contacts"."id" = gm."contact"'
+
+
+def _members(audience: Audience) -> tuple[list[str], list[Any]]:
+    return ['gm."group" = {}', '"contacts"."workspace" = {}'], [audience.group_id, audience.workspace_id]
+
+
+def _has_address(audience: Audience) -> str:
+    return f"{address_column(audience.channel)} IS NOT NULL"
+
+
+def _not_opted_out(audience: Audience, now: datetime) -> tuple[str, list[Any]]:
+    return not_opted_out_sql(audience.target(), address_column(audience.channel), now)
+
+
+def _entered(audience: Audience) -> tuple[str, list[Any]]:
+    """EXISTS a run that keeps the contact out of this campaign's next trigger."""
+    unfinished = " AND r.status IN ('active', 'waiting')" if audience.allow_reentry else ""
+    return (
+        f'EXISTS (SELECT 1 FROM "runs" r WHERE r.campaign_id = {{}} AND r.contact = "contacts"."id"{unfinished})',
+        [audience.campaign_id],
+    )
+
+
+def eligible_conditions(audience: Audience, now: datetime) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (Piccolo ``{}`` placeholders) of the members the next trigger enrolls."""
+    conditions, args = _members(audience)
+    conditions.append(_has_address(audience))
+    if audience.filters_opt_outs:
+        sql, more = _not_opted_out(audience, now)
+        conditions.append(sql)
+        args += more
+    entered, more = _entered(audience)
+    conditions.append(f"NOT {entered}")
+    args += more
+    return conditions, args
+
+
+async def _count(conditions: list[str], args: list[Any]) -> int:
+    rows = await Run.raw(f"SELECT COUNT(*) AS n {_FROM} WHERE {' AND '.join(conditions)}", *args)
+    return int(rows[0]["n"])
+
+
+async def counts(audience: Audience, now: datetime) -> dict[str, Any]:
+    """``{members, eligible, excluded: {opted_out, no_address, already_entered}}``: four COUNT queries.
+
+    Each member is counted under the first reason that excludes them, in that order: no address, opted
+    out, already entered; so ``members = eligible + the excluded``.
+    """
+    base, args = _members(audience)
+    members = await _count(base, args)
+    reachable_conditions = [*base, _has_address(audience)]
+    reachable = await _count(reachable_conditions, args)
+    not_opted_out = reachable
+    consent_args: list[Any] = []
+    if audience.filters_opt_outs:
+        sql, consent_args = _not_opted_out(audience, now)
+        reachable_conditions.append(sql)
+        not_opted_out = await _count(reachable_conditions, args + consent_args)
+    entered_sql, entered_args = _entered(audience)
+    eligible = await _count([*reachable_conditions, f"NOT {entered_sql}"], args + consent_args + entered_args)
+    return {
+        "members": members,
+        "eligible": eligible,
+        "excluded": {
+            "opted_out": reachable - not_opted_out,
+            "no_address": members - reachable,
+            "already_entered": not_opted_out - eligible,
+        },
+        "opt_out_filter_applied": audience.filters_opt_outs,
+    }
+
+
+async def excluded(audience: Audience, now: datetime) -> AsyncIterator[dict[str, Any]]:
+    """Every excluded member with the reason, in contact order, a page at a time (flat memory)."""
+    after = 0
+    address = address_column(audience.channel)
+    while True:
+        base, args = _members(audience)
+        reasons = [f"WHEN {address} IS NULL THEN 'no_address'"]
+        reason_args: list[Any] = []
+        if audience.filters_opt_outs:
+            sql, more = _not_opted_out(audience, now)
+            reasons.append(f"WHEN NOT {sql} THEN 'opted_out'")
+            reason_args += more
+        entered, more = _entered(audience)
+        reasons.append(f"WHEN {entered} THEN 'already_entered'")
+        reason_args += more
+        reason = f"CASE {' '.join(reasons)} ELSE NULL END"
+        rows = await Run.raw(
+            f'SELECT * FROM (SELECT "contacts"."id" AS contact_id, "contacts"."name" AS name, '
+            f'"contacts"."phone" AS phone, "contacts"."email" AS email, {reason} AS reason '
+            f'{_FROM} WHERE {" AND ".join(base)} AND gm."contact" > {{}} ORDER BY gm."contact" LIMIT {{}}) x',
+            *reason_args,
+            *args,
+            after,
+            PAGE,
+        )
+        if not rows:
+            return
+        for row in rows:
+            if row["reason"] is not None:
+                yield row
+        after = rows[-1]["contact_id"]
+
+
+async def enroll_page(
+    audience: Audience, *, flow_id: int, version_id: int, after: int, now: datetime
+) -> tuple[list[int], int | None]:
+    """Enroll the eligible members among the next :data:`PAGE` members after contact ``after``: one
+    ``INSERT … SELECT`` of runs (the unique ``(campaign, contact, entry)`` makes a repeat enroll no one
+    twice). Returns the new runs' ids and where the next page starts (None: this page was the last)."""
+    bound = await Run.raw(
+        'SELECT gm."contact" AS contact FROM "group_members" gm WHERE gm."group" = {} AND gm."contact" > {} '
+        'ORDER BY gm."contact" LIMIT 1 OFFSET {}',
+        audience.group_id,
+        after,
+        PAGE - 1,
+    )
+    upper = bound[0]["contact"] if bound else None
+    conditions, args = eligible_conditions(audience, now)
+    conditions.append('gm."contact" > {}')
+    args.append(after)
+    if upper is not None:
+        conditions.append('gm."contact" <= {}')
+        args.append(upper)
+    entry = (
+        '(SELECT COALESCE(MAX(p.entry), 0) + 1 FROM "runs" p WHERE p.campaign_id = {} AND p.contact = "contacts"."id")'
+        if audience.allow_reentry
+        else "1"
+    )
+    entry_args = [audience.campaign_id] if audience.allow_reentry else []
+    rows = await Run.raw(
+        'INSERT INTO "runs" (workspace, flow, flow_version, campaign_id, contact, sender, trigger, entry, status, '
+        "current_node, waiting_kind, waiting_ref, state, pending_http, started_at, updated_at, ended_at, ended_reason) "
+        f"SELECT {{}}, {{}}, {{}}, {{}}, \"contacts\".\"id\", {{}}, 'campaign', {entry}, 'active', "
+        f"NULL, NULL, NULL, NULL, NULL, {{}}, {{}}, NULL, '' {_FROM} WHERE {' AND '.join(conditions)} "
+        'ORDER BY gm."contact" ON CONFLICT DO NOTHING RETURNING id',
+        audience.workspace_id,
+        flow_id,
+        version_id,
+        audience.campaign_id,
+        audience.sender_id,
+        *entry_args,
+        now,
+        now,
+        *args,
+    )
+    return sorted(row["id"] for row in rows), upper

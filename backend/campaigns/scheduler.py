@@ -1,0 +1,204 @@
+"""The scheduler: starts campaigns at their start, fires their triggers on plan, ends them at their end.
+
+:func:`tick` runs every second in every worker (a ticker, :mod:`backend.core.ticker`); the database is
+the truth and every step is a conditional write on a locked campaign row, so any number of workers may
+tick at once and each thing happens once:
+
+- **start**: a ``scheduled`` campaign whose start has come runs. The first time, its flow version is
+  pinned. A resumed campaign's held messages go back to the queue and its waiting work is woken.
+- **trigger**: a ``running`` campaign whose next slot has come gets one trigger for the latest slot
+  (after downtime: one catch-up, never a burst), unless its previous trigger is still enrolling (never
+  two at once); the next slot is set strictly after now.
+- **end**: any campaign whose end has come ends: nothing more is sent (unsent messages fail with
+  ``campaign_ended``), unfinished runs expire, enrollment stops.
+
+A trigger whose job was lost (its heartbeat stopped) is enqueued again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from backend.audit import service as audit
+from backend.campaigns import plan
+from backend.campaigns.service import latest_manual_version, zone_of
+from backend.campaigns.tables import Campaign, CampaignTrigger
+from backend.core.database import locked, transaction
+from backend.messages import service as messages
+from backend.runs import service as runs
+from backend.workspaces.tables import Workspace
+
+log = logging.getLogger(__name__)
+
+TRIGGER_JOB = "run_trigger"
+STALE_TRIGGER = timedelta(seconds=60)
+ACTOR = "Flowgate scheduler"
+
+
+async def tick(queue: Any, now: datetime | None = None) -> dict[str, int]:
+    """One pass of the scheduler; counts of what it did."""
+    moment = now or datetime.now(UTC)
+    ended = await end_due(moment)
+    started = await start_due(queue, moment)
+    fired = await fire_due(queue, moment)
+    revived = await revive_stale_triggers(queue, moment)
+    return {"ended": ended, "started": started, "fired": fired, "revived": revived}
+
+
+async def _due(status: tuple[str, ...], column: Any, now: datetime) -> list[int]:
+    rows = await Campaign.select(Campaign.id).where(Campaign.status.is_in(list(status)) & (column <= now))
+    return [row["id"] for row in rows]
+
+
+async def _zone(workspace_id: int):
+    row = await Workspace.select(Workspace.timezone).where(Workspace.id == workspace_id).first()
+    return zone_of(row["timezone"] if row else None)
+
+
+# --- start ------------------------------------------------------------------------------------------
+
+
+async def start_due(queue: Any, now: datetime) -> int:
+    started = 0
+    for campaign_id in await _due(("scheduled",), Campaign.start_at, now):
+        released: list[int] = []
+        async with transaction():
+            row = await locked(Campaign.select().where(Campaign.id == campaign_id)).first()
+            if row is None or row["status"] != "scheduled" or row["start_at"] > now:
+                continue
+            if row["end_at"] <= now:
+                continue  # end_due ends it; the whole period passed while nothing ran
+            version_id = row["flow_version"]
+            if version_id is None:
+                version = await latest_manual_version(row["flow"])
+                if version is None:
+                    await _end(row, now, "its flow has no manually triggered published version any more")
+                    continue
+                version_id = version["id"]
+            zone = await _zone(row["workspace"])
+            await Campaign.update(
+                {
+                    Campaign.status: "running",
+                    Campaign.flow_version: version_id,
+                    Campaign.started_at: row["started_at"] or now,
+                    Campaign.next_trigger_at: plan.due_slot(
+                        row["anchor_at"], row["every_unit"], row["every_count"], now, zone
+                    )
+                    or row["anchor_at"],
+                    Campaign.updated_at: now,
+                }
+            ).where(Campaign.id == campaign_id)
+            released = await messages.release_campaign_messages(campaign_id, now)
+            await audit.record_system(
+                row["workspace"],
+                "campaign.started" if row["started_at"] is None else "campaign.restarted",
+                actor_label=ACTOR,
+                target_type="campaign",
+                target_id=campaign_id,
+                data={"flow_version_id": version_id},
+            )
+        started += 1
+        await messages.enqueue_sends(queue, released)
+        if row["started_at"] is not None:  # a resumed campaign: its runs may have work waiting
+            await runs.wake_campaign(campaign_id, queue, now)
+    return started
+
+
+# --- end --------------------------------------------------------------------------------------------
+
+
+async def end_due(now: datetime) -> int:
+    ended = 0
+    for campaign_id in await _due(("scheduled", "running", "paused"), Campaign.end_at, now):
+        async with transaction():
+            row = await locked(Campaign.select().where(Campaign.id == campaign_id)).first()
+            if row is None or row["status"] == "ended" or row["end_at"] > now:
+                continue
+            await _end(row, now, "its end time came")
+        ended += 1
+    return ended
+
+
+async def _end(row: dict[str, Any], now: datetime, why: str) -> None:
+    """End a locked campaign: it sends nothing more, its unfinished runs expire (caller's transaction)."""
+    campaign_id = row["id"]
+    await Campaign.update(
+        {
+            Campaign.status: "ended",
+            Campaign.ended_at: now,
+            Campaign.next_trigger_at: None,
+            Campaign.updated_at: now,
+        }
+    ).where(Campaign.id == campaign_id)
+    await CampaignTrigger.update({CampaignTrigger.status: "stopped", CampaignTrigger.finished_at: now}).where(
+        (CampaignTrigger.campaign == campaign_id) & (CampaignTrigger.status == "running")
+    )
+    cancelled = await messages.cancel_campaign_messages(campaign_id, "campaign_ended", now)
+    expired = await runs.close_campaign_runs(campaign_id, "expired", "campaign_ended", now)
+    await audit.record_system(
+        row["workspace"],
+        "campaign.ended",
+        actor_label=ACTOR,
+        target_type="campaign",
+        target_id=campaign_id,
+        data={"why": why, "unsent_messages": cancelled, "expired_runs": expired},
+    )
+    log.info(
+        "campaign %s ended (%s): %d unsent messages, %d runs expired", campaign_id, why, cancelled, expired
+    )
+
+
+# --- triggers ---------------------------------------------------------------------------------------
+
+
+async def fire_due(queue: Any, now: datetime) -> int:
+    fired: list[int] = []
+    for campaign_id in await _due(("running",), Campaign.next_trigger_at, now):
+        async with transaction():
+            row = await locked(Campaign.select().where(Campaign.id == campaign_id)).first()
+            if row is None or row["status"] != "running" or row["next_trigger_at"] is None:
+                continue
+            if row["next_trigger_at"] > now:
+                continue
+            if await CampaignTrigger.exists().where(
+                (CampaignTrigger.campaign == campaign_id) & (CampaignTrigger.status == "running")
+            ):
+                continue  # never two triggers of one campaign at once: this one waits its turn
+            zone = await _zone(row["workspace"])
+            unit, every = row["every_unit"], row["every_count"]
+            slot = plan.due_slot(row["anchor_at"], unit, every, now, zone) or row["anchor_at"]
+            following = plan.next_slot_after(row["anchor_at"], unit, every, now, zone)
+            inserted = await CampaignTrigger.insert(
+                CampaignTrigger(
+                    campaign=campaign_id, slot_at=slot, status="running", started_at=now, heartbeat_at=now
+                )
+            ).returning(CampaignTrigger.id)
+            await Campaign.update(
+                {
+                    Campaign.next_trigger_at: following if following < row["end_at"] else None,
+                    Campaign.last_trigger_at: slot,
+                    Campaign.triggers_fired: row["triggers_fired"] + 1,
+                    Campaign.updated_at: now,
+                }
+            ).where(Campaign.id == campaign_id)
+            fired.append(inserted[0]["id"])
+    for trigger_id in fired:
+        await enqueue_trigger(queue, trigger_id)
+    return len(fired)
+
+
+async def enqueue_trigger(queue: Any, trigger_id: int, suffix: str = "") -> None:
+    if queue is not None:
+        await queue.enqueue_job(TRIGGER_JOB, trigger_id, _job_id=f"trigger:{trigger_id}{suffix}")
+
+
+async def revive_stale_triggers(queue: Any, now: datetime) -> int:
+    """Enqueue again the triggers whose job stopped beating (a killed worker, a flushed Redis)."""
+    rows = await CampaignTrigger.select(CampaignTrigger.id).where(
+        (CampaignTrigger.status == "running") & (CampaignTrigger.heartbeat_at < now - STALE_TRIGGER)
+    )
+    for row in rows:
+        await enqueue_trigger(queue, row["id"], f":revived{int(now.timestamp()) // 60}")
+    return len(rows)

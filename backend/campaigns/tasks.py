@@ -1,0 +1,71 @@
+"""Worker jobs of campaigns (registered in backend/worker.py through FUNCTIONS and CRON_JOBS).
+
+``run_trigger`` enrolls one trigger's audience (:mod:`backend.campaigns.triggers`). The scheduler
+(:func:`backend.campaigns.scheduler.tick`) runs every second on a ticker of each worker. :func:`startup`
+installs the bridge runs use to ask about campaigns and count for them, for the worker process; the api
+process installs it in its lifespan (:func:`install`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from arq import func
+
+from backend.campaigns import scheduler, triggers
+from backend.campaigns.stats import CampaignBridge, MessageCounter
+from backend.core import ticker
+from backend.messages import observers
+from backend.runs import hooks
+
+TICKERS_KEY = "tickers"
+SCHEDULER_TICK_S = 1.0
+TRIGGER_JOB_TIMEOUT_S = 600
+
+
+_installed: list[tuple[CampaignBridge, MessageCounter]] = []
+"""The process's one bridge and counter, with one entry per installer still running (an api and a
+worker in one process, as in the tests, must not count every status change twice)."""
+
+
+def install(redis: Any, stack: contextlib.AsyncExitStack) -> CampaignBridge:
+    """Plug campaigns into runs (policies, counters) and into the gateway's status changes, once per
+    process; undone when the last installer's ``stack`` closes."""
+    if _installed:
+        bridge, counter = _installed[0]
+    else:
+        bridge = CampaignBridge(redis)
+        counter = MessageCounter(bridge)
+        hooks.install(bridge)
+        observers.add(counter)
+    _installed.append((bridge, counter))
+    stack.callback(_uninstall)
+    return bridge
+
+
+def _uninstall() -> None:
+    _, counter = _installed.pop()
+    if not _installed:
+        hooks.install(None)
+        observers.remove(counter)
+
+
+async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
+    queue = ctx["redis"]
+    install(queue, stack)
+    if ctx.get(TICKERS_KEY, True):
+
+        async def tick() -> bool:
+            await scheduler.tick(queue)
+            return False
+
+        ticker.start(stack, "campaign scheduler", SCHEDULER_TICK_S, tick)
+
+
+async def run_trigger(ctx: dict[str, Any], trigger_id: int) -> dict[str, Any]:
+    return await triggers.run_trigger(trigger_id, queue=ctx["redis"])
+
+
+FUNCTIONS: list = [func(run_trigger, name=scheduler.TRIGGER_JOB, timeout=TRIGGER_JOB_TIMEOUT_S)]
+CRON_JOBS: list = []
