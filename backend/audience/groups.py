@@ -138,7 +138,11 @@ async def delete_group(principal: Principal, group_id: int) -> None:
             await GroupMember.delete().where(GroupMember.group == group_id)
             await Group.delete().where(Group.id == group_id)
             await audit.record(
-                principal, "group.deleted", target_type="group", target_id=group_id, data={"name": row["name"]}
+                principal,
+                "group.deleted",
+                target_type="group",
+                target_id=group_id,
+                data={"name": row["name"]},
             )
     except Exception as exc:
         if is_foreign_key_violation(exc):

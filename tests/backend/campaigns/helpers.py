@@ -23,7 +23,12 @@ TWO_STEP: dict[str, Any] = {
             "message_kind": "marketing",
             "reply_timeout": 3600,
         },
-        {"kind": "send_message", "id": "follow_up", "text": "Here is your code: SAVE20", "message_kind": "marketing"},
+        {
+            "kind": "send_message",
+            "id": "follow_up",
+            "text": "Here is your code: SAVE20",
+            "message_kind": "marketing",
+        },
         {"kind": "end", "id": "done"},
         {"kind": "end", "id": "no_reply"},
         {"kind": "end", "id": "declined"},
@@ -42,7 +47,12 @@ ONE_MESSAGE: dict[str, Any] = {
     "format_version": 1,
     "nodes": [
         {"kind": "start", "id": "start", "trigger": "manual"},
-        {"kind": "send_message", "id": "hello", "text": "Hello {{contact.name}}", "message_kind": "marketing"},
+        {
+            "kind": "send_message",
+            "id": "hello",
+            "text": "Hello {{contact.name}}",
+            "message_kind": "marketing",
+        },
         {"kind": "end", "id": "done"},
     ],
     "edges": [{"source": "start", "target": "hello"}, {"source": "hello", "target": "done"}],
@@ -55,7 +65,9 @@ def graph(base: dict[str, Any], **start: Any) -> dict[str, Any]:
     return result
 
 
-async def published_flow(client, tenant, flow_graph: dict[str, Any] | None = None, name: str = "Offer") -> dict:
+async def published_flow(
+    client, tenant, flow_graph: dict[str, Any] | None = None, name: str = "Offer"
+) -> dict:
     created = await client.post(
         "/api/v1/flows", json={"name": name, "graph": flow_graph or TWO_STEP}, headers=tenant.headers()
     )
@@ -80,15 +92,29 @@ def phone(i: int) -> str:
     return f"+35191{i:07d}"
 
 
-async def group_of(tenant_id: int, size: int, *, name: str = "Customers", opted_out: int = 0,
-                   source: str = "keyword", channel: str = "whatsapp", bypass: bool = False,
-                   first: int = 0) -> dict[str, Any]:
+async def group_of(
+    tenant_id: int,
+    size: int,
+    *,
+    name: str = "Customers",
+    opted_out: int = 0,
+    source: str = "keyword",
+    channel: str = "whatsapp",
+    bypass: bool = False,
+    first: int = 0,
+) -> dict[str, Any]:
     """A group of ``size`` contacts with phones; the first ``opted_out`` of them opted out (``source``)."""
     from backend.audience.tables import Contact, Group, GroupMember
     from backend.consent.service import record_opt_out
 
-    group = (await Group.insert(Group(workspace=tenant_id, name=name, bypass_opt_out_filter=bypass)).returning(Group.id))[0]
-    rows = [Contact(workspace=tenant_id, phone=phone(first + i), name=f"Contact {first + i}") for i in range(size)]
+    group = (
+        await Group.insert(Group(workspace=tenant_id, name=name, bypass_opt_out_filter=bypass)).returning(
+            Group.id
+        )
+    )[0]
+    rows = [
+        Contact(workspace=tenant_id, phone=phone(first + i), name=f"Contact {first + i}") for i in range(size)
+    ]
     contact_ids: list[int] = []
     for start in range(0, len(rows), 1000):
         inserted = await Contact.insert(*rows[start : start + 1000]).returning(Contact.id)
@@ -97,7 +123,9 @@ async def group_of(tenant_id: int, size: int, *, name: str = "Customers", opted_
     for start in range(0, len(members), 1000):
         await GroupMember.insert(*members[start : start + 1000])
     for i in range(opted_out):
-        await record_opt_out(tenant_id, channel=channel, address=phone(first + i), source=source, actor="test")
+        await record_opt_out(
+            tenant_id, channel=channel, address=phone(first + i), source=source, actor="test"
+        )
     return {"id": group["id"], "contact_ids": contact_ids}
 
 
@@ -120,7 +148,9 @@ def campaign_body(flow_id: int, group_id: int, sender_id: int, **fields: Any) ->
 
 async def create_campaign(client, tenant, flow_id: int, group_id: int, sender_id: int, **fields: Any) -> dict:
     response = await client.post(
-        "/api/v1/campaigns", json=campaign_body(flow_id, group_id, sender_id, **fields), headers=tenant.headers()
+        "/api/v1/campaigns",
+        json=campaign_body(flow_id, group_id, sender_id, **fields),
+        headers=tenant.headers(),
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -162,7 +192,12 @@ async def start_and_work(redis_url: str, campaign: dict[str, Any]) -> None:
 async def campaign_messages(campaign_id: int) -> list[dict[str, Any]]:
     from backend.messages.tables import Message
 
-    return await Message.select().where(Message.campaign_id == campaign_id).order_by(Message.id).output(load_json=True)
+    return (
+        await Message.select()
+        .where(Message.campaign_id == campaign_id)
+        .order_by(Message.id)
+        .output(load_json=True)
+    )
 
 
 async def tap(client, tenant, sender_id: int, message: dict[str, Any], button_id: str):

@@ -16,7 +16,9 @@ async def test_a_campaign_sends_its_flow_to_the_eligible_members(client, tenant,
     group = await group_of(tenant.id, 20, opted_out=2)
     campaign = await create_campaign(client, tenant, flow["id"], group["id"], sender["id"])
 
-    audience = (await client.get(f"/api/v1/campaigns/{campaign['id']}/audience", headers=tenant.headers())).json()
+    audience = (
+        await client.get(f"/api/v1/campaigns/{campaign['id']}/audience", headers=tenant.headers())
+    ).json()
     assert (audience["members"], audience["eligible"], audience["excluded"]["opted_out"]) == (20, 18, 2)
 
     await start_and_work(redis_url, campaign)
