@@ -97,5 +97,7 @@ def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10,
         "burst": burst,
         "handle_signals": not burst,
     }
+    ctx = {**options["ctx"], **overrides.pop("ctx", {})}
     options.update(overrides)
+    options["ctx"] = ctx
     return Worker(**options)

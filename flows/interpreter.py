@@ -141,7 +141,7 @@ def step(
         run = _Run(flow, _own_copy(state), now, budget)
         run.end("failed", "unknown_node")
         return run.result()
-    outcome = _MATCHERS[waiting.kind](flow, node, waiting, event)
+    outcome = _MATCHERS[waiting.kind](flow, node, waiting, event, state)
     if outcome is None:
         return _ignored(state)
     run = _Run(flow, _own_copy(state), now, budget)
@@ -195,11 +195,21 @@ class _Outcome:
     saves: Mapping[str, Any] | None = None
 
 
-def _match_reply(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event) -> _Outcome | None:
+def _late_tap(state: RunState, event: ButtonTap) -> bool:
+    """A tap on a button of an older message than the run's latest (a second tap on an offer already
+    answered) is not an answer to whatever the run asks now."""
+    return bool(event.message_ref and state.last_message_ref and event.message_ref != state.last_message_ref)
+
+
+def _match_reply(
+    flow: CompiledFlow, node: Any, waiting: Waiting, event: Event, state: RunState
+) -> _Outcome | None:
     """wait_for_reply: a reply or a tap (which is a reply too) goes to ``reply``, its timer to ``timeout``."""
     if isinstance(event, Reply):
         reply = LastReply(text=event.text)
     elif isinstance(event, ButtonTap):
+        if _late_tap(state, event):
+            return None
         reply = LastReply(text=event.text or event.button_id, button=event.button_id)
     elif isinstance(event, TimerFired) and event.timer_id == waiting.timer_id:
         return _Outcome("timeout")
@@ -209,7 +219,9 @@ def _match_reply(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event) 
     return _Outcome("reply", reply, saves)
 
 
-def _match_buttons(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event) -> _Outcome | None:
+def _match_buttons(
+    flow: CompiledFlow, node: Any, waiting: Waiting, event: Event, state: RunState
+) -> _Outcome | None:
     """A send waiting on its buttons: a tap on a connected button takes its port; the rest goes to ``next``.
 
     A failed send (e.g. ``opted_out``) must not strand the run at a message nobody saw (seed 002).
@@ -238,14 +250,18 @@ def _match_buttons(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event
     return None
 
 
-def _match_timer(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event) -> _Outcome | None:
+def _match_timer(
+    flow: CompiledFlow, node: Any, waiting: Waiting, event: Event, state: RunState
+) -> _Outcome | None:
     """A delay only listens to its own timer; replies meanwhile are not for it."""
     if isinstance(event, TimerFired) and event.timer_id == waiting.timer_id:
         return _Outcome("next")
     return None
 
 
-def _match_http(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event) -> _Outcome | None:
+def _match_http(
+    flow: CompiledFlow, node: Any, waiting: Waiting, event: Event, state: RunState
+) -> _Outcome | None:
     """2xx saves the chosen response fields and goes to ``success``; anything else is a ``failure``."""
     if not isinstance(event, HttpResult) or event.request_id != waiting.request_id:
         return None
@@ -257,7 +273,7 @@ def _match_http(flow: CompiledFlow, node: Any, waiting: Waiting, event: Event) -
     return _Outcome("success", saves=saves or None)
 
 
-_MATCHERS: dict[str, Callable[[CompiledFlow, Any, Waiting, Event], _Outcome | None]] = {
+_MATCHERS: dict[str, Callable[[CompiledFlow, Any, Waiting, Event, RunState], _Outcome | None]] = {
     "reply": _match_reply,
     "buttons": _match_buttons,
     "timer": _match_timer,
@@ -444,6 +460,7 @@ def _start_node(run: _Run, node: StartNode, visit: int) -> str | None:
 def _send_message(run: _Run, node: SendMessageNode, visit: int) -> str | None:
     """Hand the message over; wait for a tap only when a button port is connected (see the schema)."""
     message_ref = f"{node.id}#{visit}"
+    run.state.last_message_ref = message_ref
     run.actions.append(
         SendMessage(
             node_id=node.id,

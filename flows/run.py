@@ -192,6 +192,8 @@ class RunState(Struct, kw_only=True):
     path: list[PathStep] = []
     """The nodes visited, oldest first (the most recent ``MAX_PATH`` are kept)."""
     visits: dict[str, int] = {}
+    last_message_ref: str = ""
+    """The run's most recent message: a tap that names an older message is late, not an answer."""
     seed: int = 0
     steps: int = 0
     """Nodes executed over the run's whole life."""

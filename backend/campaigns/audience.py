@@ -160,26 +160,30 @@ async def excluded(audience: Audience, now: datetime) -> AsyncIterator[dict[str,
         after = rows[-1]["contact_id"]
 
 
-async def enroll_page(
-    audience: Audience, *, flow_id: int, version_id: int, after: int, now: datetime
-) -> tuple[list[int], int | None]:
-    """Enroll the eligible members among the next :data:`PAGE` members after contact ``after``: one
-    ``INSERT … SELECT`` of runs (the unique ``(campaign, contact, entry)`` makes a repeat enroll no one
-    twice). Returns the new runs' ids and where the next page starts (None: this page was the last)."""
-    bound = await Run.raw(
-        'SELECT gm."contact" AS contact FROM "group_members" gm WHERE gm."group" = {} AND gm."contact" > {} '
-        'ORDER BY gm."contact" LIMIT 1 OFFSET {}',
-        audience.group_id,
-        after,
-        PAGE - 1,
-    )
-    upper = bound[0]["contact"] if bound else None
+async def eligible_page(audience: Audience, *, after: int, now: datetime, limit: int = PAGE) -> list[int]:
+    """The next ``limit`` eligible members after contact ``after``, in contact order (keyset: every
+    page costs the same, however far into the group)."""
     conditions, args = eligible_conditions(audience, now)
     conditions.append('gm."contact" > {}')
-    args.append(after)
-    if upper is not None:
-        conditions.append('gm."contact" <= {}')
-        args.append(upper)
+    rows = await Run.raw(
+        f'SELECT gm."contact" AS contact {_FROM} WHERE {" AND ".join(conditions)} '
+        'ORDER BY gm."contact" LIMIT {}',
+        *args,
+        after,
+        limit,
+    )
+    return [row["contact"] for row in rows]
+
+
+async def enroll_range(
+    audience: Audience, *, flow_id: int, version_id: int, after: int, last: int, now: datetime
+) -> list[int]:
+    """Create runs for the members in ``(after, last]`` who are eligible now: one ``INSERT … SELECT``
+    (the unique ``(campaign, contact, entry)`` refuses a second run for the same entry, so a batch that
+    runs twice enrolls no one twice). Returns the new runs' ids."""
+    conditions, args = eligible_conditions(audience, now)
+    conditions += ['gm."contact" > {}', 'gm."contact" <= {}']
+    args += [after, last]
     entry = (
         '(SELECT COALESCE(MAX(p.entry), 0) + 1 FROM "runs" p WHERE p.campaign_id = {} AND p.contact = "contacts"."id")'
         if audience.allow_reentry
@@ -191,7 +195,7 @@ async def enroll_page(
         "current_node, waiting_kind, waiting_ref, state, pending_http, started_at, updated_at, ended_at, ended_reason) "
         f"SELECT {{}}, {{}}, {{}}, {{}}, \"contacts\".\"id\", {{}}, 'campaign', {entry}, 'active', "
         f"NULL, NULL, NULL, NULL, NULL, {{}}, {{}}, NULL, '' {_FROM} WHERE {' AND '.join(conditions)} "
-        'ORDER BY gm."contact" ON CONFLICT DO NOTHING RETURNING id',
+        "ON CONFLICT DO NOTHING RETURNING id",
         audience.workspace_id,
         flow_id,
         version_id,
@@ -202,4 +206,4 @@ async def enroll_page(
         now,
         *args,
     )
-    return sorted(row["id"] for row in rows), upper
+    return sorted(row["id"] for row in rows)

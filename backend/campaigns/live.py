@@ -60,10 +60,10 @@ async def graph_edges(row: dict[str, Any]) -> list[tuple[str, str, str]]:
         version_id = version["id"] if version else None
     if version_id is None:
         return []
-    compiled = (await versions.get_many({version_id})).get(version_id)
-    if compiled is None:
+    version = (await versions.get_many({version_id})).get(version_id)
+    if version is None:
         return []
-    return [(source, port, target) for (source, port), target in compiled.targets.items()]
+    return [(source, port, target) for (source, port), target in version.compiled.targets.items()]
 
 
 @websocket("/ws/campaigns/{campaign_id:int}", guards=[allow(read=Role.viewer)])

@@ -15,22 +15,25 @@ from typing import Literal
 
 Unit = Literal["minute", "hour", "day"]
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-MAX_COUNTED = 100_000
-"""``count_slots`` stops counting here (a per-minute plan over years); the answer is then a lower bound."""
+MAX_PERIOD = timedelta(days=3660)
+"""The longest effective period a campaign may have (ten years)."""
 
 
 def slot(anchor: datetime, unit: Unit, every: int, k: int, zone: tzinfo = UTC) -> datetime:
-    """The k-th slot of the plan, in UTC."""
+    """The k-th slot of the plan, in UTC (slot 0 is the anchor itself)."""
+    if k == 0:
+        return anchor.astimezone(UTC)
     if unit == "day":
         local = anchor.astimezone(zone)
         wall = local.replace(tzinfo=None) + timedelta(days=every * k)
-        return _localize(wall, zone).astimezone(UTC)
+        return _localize(wall, zone, local.fold).astimezone(UTC)
     return anchor.astimezone(UTC) + timedelta(seconds=UNIT_SECONDS[unit] * every * k)
 
 
-def _localize(wall: datetime, zone: tzinfo) -> datetime:
-    """A wall time in ``zone``; a time that does not exist that day (spring forward) moves past the gap."""
-    aware = wall.replace(tzinfo=zone, fold=0)
+def _localize(wall: datetime, zone: tzinfo, fold: int = 0) -> datetime:
+    """A wall time in ``zone``: in a repeated hour (fall back) the same occurrence as the anchor's; a
+    time that does not exist that day (spring forward) moves past the gap."""
+    aware = wall.replace(tzinfo=zone, fold=fold)
     round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     if round_trip != wall:  # in the gap: take the same offset as before it
         return aware.astimezone(UTC).astimezone(zone)
@@ -46,9 +49,18 @@ def _index_at_or_before(anchor: datetime, unit: Unit, every: int, moment: dateti
     # Day slots drift from the plain division by an hour around DST changes: settle on the exact one.
     while k > 0 and slot(anchor, unit, every, k, zone) > moment:
         k -= 1
-    while slot(anchor, unit, every, k + 1, zone) <= moment:
+    while _fits(anchor, unit, every, k + 1, zone) and slot(anchor, unit, every, k + 1, zone) <= moment:
         k += 1
     return k
+
+
+def _fits(anchor: datetime, unit: Unit, every: int, k: int, zone: tzinfo) -> bool:
+    """Whether the k-th slot is a date Python can hold (a plan may end near year 9999)."""
+    try:
+        slot(anchor, unit, every, k, zone)
+    except OverflowError:
+        return False
+    return True
 
 
 def due_slot(anchor: datetime, unit: Unit, every: int, now: datetime, zone: tzinfo = UTC) -> datetime | None:
@@ -59,17 +71,17 @@ def due_slot(anchor: datetime, unit: Unit, every: int, now: datetime, zone: tzin
 
 def next_slot_after(
     anchor: datetime, unit: Unit, every: int, moment: datetime, zone: tzinfo = UTC
-) -> datetime:
-    """The first slot strictly after ``moment``."""
+) -> datetime | None:
+    """The first slot strictly after ``moment`` (None past the last date there is)."""
     k = _index_at_or_before(anchor, unit, every, moment, zone)
-    return slot(anchor, unit, every, k + 1, zone)
+    return slot(anchor, unit, every, k + 1, zone) if _fits(anchor, unit, every, k + 1, zone) else None
 
 
 def count_slots(anchor: datetime, end: datetime, unit: Unit, every: int, zone: tzinfo = UTC) -> int:
-    """How many triggers fire in ``[anchor, end)`` ("every 2 hours from … to …, 85 triggers")."""
+    """How many triggers fire in ``[anchor, end)`` ("every 2 hours from … to …, 89 triggers")."""
     if end <= anchor:
         return 0
     last = _index_at_or_before(anchor, unit, every, end, zone)
     if slot(anchor, unit, every, last, zone) >= end:
         last -= 1
-    return min(last + 1, MAX_COUNTED)
+    return last + 1

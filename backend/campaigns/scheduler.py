@@ -12,7 +12,7 @@ tick at once and each thing happens once:
 - **end**: any campaign whose end has come ends: nothing more is sent (unsent messages fail with
   ``campaign_ended``), unfinished runs expire, enrollment stops.
 
-A trigger whose job was lost (its heartbeat stopped) is enqueued again.
+:func:`revive` (every minute) enqueues again a trigger or batch whose job was lost.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.audit import service as audit
-from backend.campaigns import plan
+from backend.campaigns import plan, triggers
 from backend.campaigns.service import latest_manual_version, zone_of
-from backend.campaigns.tables import Campaign, CampaignTrigger
+from backend.campaigns.tables import Campaign, CampaignBatch, CampaignTrigger
 from backend.core.database import locked, transaction
 from backend.messages import service as messages
 from backend.runs import service as runs
@@ -33,6 +33,8 @@ from backend.workspaces.tables import Workspace
 log = logging.getLogger(__name__)
 
 TRIGGER_JOB = "run_trigger"
+UNFINISHED = ("running", "enrolled")
+"""Trigger statuses that keep the next trigger of the campaign waiting (never two at once)."""
 STALE_TRIGGER = timedelta(seconds=60)
 ACTOR = "Flowgate scheduler"
 
@@ -43,8 +45,7 @@ async def tick(queue: Any, now: datetime | None = None) -> dict[str, int]:
     ended = await end_due(moment)
     started = await start_due(queue, moment)
     fired = await fire_due(queue, moment)
-    revived = await revive_stale_triggers(queue, moment)
-    return {"ended": ended, "started": started, "fired": fired, "revived": revived}
+    return {"ended": ended, "started": started, "fired": fired}
 
 
 async def _due(status: tuple[str, ...], column: Any, now: datetime) -> list[int]:
@@ -100,8 +101,13 @@ async def start_due(queue: Any, now: datetime) -> int:
                 data={"flow_version_id": version_id},
             )
         started += 1
-        await messages.enqueue_sends(queue, released)
-        if row["started_at"] is not None:  # a resumed campaign: its runs may have work waiting
+        # Fresh job ids: the original send jobs' results are still kept, and arq refuses a known id.
+        await messages.enqueue_sends(queue, released, suffix=f":released{int(now.timestamp())}")
+        if row["started_at"] is not None:  # a resumed campaign: batches and runs may have work waiting
+            suffix = f":resumed{int(now.timestamp())}"
+            await triggers.enqueue_batches(
+                queue, [b["id"] for b in await triggers.pending_batches(campaign_id)], suffix
+            )
             await runs.wake_campaign(campaign_id, queue, now)
     return started
 
@@ -133,7 +139,10 @@ async def _end(row: dict[str, Any], now: datetime, why: str) -> None:
         }
     ).where(Campaign.id == campaign_id)
     await CampaignTrigger.update({CampaignTrigger.status: "stopped", CampaignTrigger.finished_at: now}).where(
-        (CampaignTrigger.campaign == campaign_id) & (CampaignTrigger.status == "running")
+        (CampaignTrigger.campaign == campaign_id) & CampaignTrigger.status.is_in(["running", "enrolled"])
+    )
+    await CampaignBatch.update({CampaignBatch.status: "stopped", CampaignBatch.done_at: now}).where(
+        (CampaignBatch.campaign_id == campaign_id) & (CampaignBatch.status == "pending")
     )
     cancelled = await messages.cancel_campaign_messages(campaign_id, "campaign_ended", now)
     expired = await runs.close_campaign_runs(campaign_id, "expired", "campaign_ended", now)
@@ -163,7 +172,7 @@ async def fire_due(queue: Any, now: datetime) -> int:
             if row["next_trigger_at"] > now:
                 continue
             if await CampaignTrigger.exists().where(
-                (CampaignTrigger.campaign == campaign_id) & (CampaignTrigger.status == "running")
+                (CampaignTrigger.campaign == campaign_id) & CampaignTrigger.status.is_in(list(UNFINISHED))
             ):
                 continue  # never two triggers of one campaign at once: this one waits its turn
             zone = await _zone(row["workspace"])
@@ -177,7 +186,9 @@ async def fire_due(queue: Any, now: datetime) -> int:
             ).returning(CampaignTrigger.id)
             await Campaign.update(
                 {
-                    Campaign.next_trigger_at: following if following < row["end_at"] else None,
+                    Campaign.next_trigger_at: following
+                    if following is not None and following < row["end_at"]
+                    else None,
                     Campaign.last_trigger_at: slot,
                     Campaign.triggers_fired: row["triggers_fired"] + 1,
                     Campaign.updated_at: now,
@@ -194,11 +205,21 @@ async def enqueue_trigger(queue: Any, trigger_id: int, suffix: str = "") -> None
         await queue.enqueue_job(TRIGGER_JOB, trigger_id, _job_id=f"trigger:{trigger_id}{suffix}")
 
 
-async def revive_stale_triggers(queue: Any, now: datetime) -> int:
-    """Enqueue again the triggers whose job stopped beating (a killed worker, a flushed Redis)."""
-    rows = await CampaignTrigger.select(CampaignTrigger.id).where(
-        (CampaignTrigger.status == "running") & (CampaignTrigger.heartbeat_at < now - STALE_TRIGGER)
+async def revive(queue: Any, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue again what lost its job (a killed worker, a flushed Redis): triggers whose selection
+    stopped beating, and pending batches of running campaigns older than :data:`triggers.STALE_BATCH`."""
+    moment = now or datetime.now(UTC)
+    bucket = f":revived{int(moment.timestamp()) // 60}"
+    stale = await CampaignTrigger.select(CampaignTrigger.id).where(
+        (CampaignTrigger.status == "running") & (CampaignTrigger.heartbeat_at < moment - STALE_TRIGGER)
     )
-    for row in rows:
-        await enqueue_trigger(queue, row["id"], f":revived{int(now.timestamp()) // 60}")
-    return len(rows)
+    for row in stale:
+        await enqueue_trigger(queue, row["id"], bucket)
+    running = {row["id"] for row in await Campaign.select(Campaign.id).where(Campaign.status == "running")}
+    batches = [
+        row["id"]
+        for row in await triggers.pending_batches(older_than=moment - triggers.STALE_BATCH)
+        if row["campaign_id"] in running
+    ]
+    await triggers.enqueue_batches(queue, batches, bucket)
+    return {"triggers": len(stale), "batches": len(batches)}

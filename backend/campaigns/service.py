@@ -166,6 +166,8 @@ async def _check_form(
         bad("start_at", "must be later than now")
     if form.end_at <= form.start_at:
         bad("end_at", "must be later than start_at")
+    elif form.end_at - form.start_at > plan.MAX_PERIOD:
+        bad("end_at", "must be within ten years of start_at")
     sender = None
     if changed & {"sender_id", "flow_id"}:
         sender = (
@@ -406,7 +408,7 @@ async def update_campaign(
             Campaign.allow_reentry: form.allow_reentry,
             Campaign.updated_at: moment,
         }
-        if current["status"] == "scheduled" and current["started_at"] is None:
+        if current["status"] == "scheduled":  # not started yet, or resumed and waiting: the plan moves too
             values[Campaign.anchor_at] = form.start_at
         if form.flow_id != current["flow"]:
             values[Campaign.flow_version] = None  # pinned again when it next starts

@@ -62,9 +62,10 @@ class Campaign(Table, tablename="campaigns"):
 class CampaignTrigger(Table, tablename="campaign_triggers"):
     """One execution of a campaign's plan: enrolls the group's eligible members in keyset pages.
 
-    ``cursor`` is the last contact id enrolled, committed with each page, so a trigger that died resumes
-    where it stopped. ``status``: ``running`` → ``done``, or ``stopped`` (the campaign was paused or
-    ended meanwhile: the next trigger enrolls whoever this one did not reach).
+    ``cursor`` is the last contact id selected, committed with each page of batches, so a trigger that
+    died resumes where it stopped. ``status``: ``running`` (selecting) → ``enrolled`` (every eligible
+    member is in a batch) → ``done`` (every batch has started its runs); or ``stopped`` (the campaign
+    ended or was deleted meanwhile).
     """
 
     id = BigSerial(primary_key=True)
@@ -74,11 +75,35 @@ class CampaignTrigger(Table, tablename="campaign_triggers"):
     status = Varchar(length=12, default="running")
     cursor = BigInt(default=0)
     enrolled = Integer(default=0)
+    """Members put in batches (eligible at selection)."""
     started_at = Timestamptz(default=TimestamptzNow())
     heartbeat_at = Timestamptz(default=TimestamptzNow())
     finished_at = Timestamptz(null=True, default=None)
     enroll_ms = Integer(null=True, default=None)
-    """How long selecting and enrolling the audience took (the benchmark's "audience build")."""
+    """How long selecting the eligible audience took (the benchmark's "audience build")."""
+
+
+class CampaignBatch(Table, tablename="campaign_batches"):
+    """Up to 500 eligible members of one trigger, started by one job: their runs are created and stepped
+    in one transaction. Members are the contact ids in ``(after, last]`` still eligible when the job runs.
+
+    Stored when the trigger selects them, so a job Redis lost is enqueued again (the sweeper), and a
+    batch a paused campaign left ``pending`` runs when it resumes. Done batches stay until the trigger is
+    done, as its progress.
+    """
+
+    id = BigSerial(primary_key=True)
+    trigger = ForeignKey(CampaignTrigger, on_delete=OnDelete.cascade, null=False)
+    campaign_id = BigInt()
+    after = BigInt()
+    last = BigInt()
+    size = Integer()
+    status = Varchar(length=12, default="pending")
+    """``pending`` → ``done``."""
+    started = Integer(default=0)
+    """Runs the batch created."""
+    created_at = Timestamptz(default=TimestamptzNow())
+    done_at = Timestamptz(null=True, default=None)
 
 
 class CampaignStat(Table, tablename="campaign_stats"):

@@ -1,6 +1,8 @@
 """Worker jobs of campaigns (registered in backend/worker.py through FUNCTIONS and CRON_JOBS).
 
-``run_trigger`` enrolls one trigger's audience (:mod:`backend.campaigns.triggers`). The scheduler
+``run_trigger`` selects one trigger's audience into batches and ``start_batch`` starts a batch's runs
+(:mod:`backend.campaigns.triggers`); ``revive_campaign_work`` (every minute) re-enqueues what a lost job
+left behind. The scheduler
 (:func:`backend.campaigns.scheduler.tick`) runs every second on a ticker of each worker. :func:`startup`
 installs the bridge runs use to ask about campaigns and count for them, for the worker process; the api
 process installs it in its lifespan (:func:`install`).
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from arq import func
+from arq import cron, func
 
 from backend.campaigns import scheduler, triggers
 from backend.campaigns.stats import CampaignBridge, MessageCounter
@@ -22,6 +24,7 @@ from backend.runs import hooks
 TICKERS_KEY = "tickers"
 SCHEDULER_TICK_S = 1.0
 TRIGGER_JOB_TIMEOUT_S = 600
+BATCH_JOB_TIMEOUT_S = 120
 
 
 _installed: list[tuple[CampaignBridge, MessageCounter]] = []
@@ -67,5 +70,17 @@ async def run_trigger(ctx: dict[str, Any], trigger_id: int) -> dict[str, Any]:
     return await triggers.run_trigger(trigger_id, queue=ctx["redis"])
 
 
-FUNCTIONS: list = [func(run_trigger, name=scheduler.TRIGGER_JOB, timeout=TRIGGER_JOB_TIMEOUT_S)]
-CRON_JOBS: list = []
+async def start_batch(ctx: dict[str, Any], batch_id: int) -> dict[str, Any]:
+    return await triggers.start_batch(batch_id, queue=ctx["redis"])
+
+
+async def revive_campaign_work(ctx: dict[str, Any]) -> dict[str, int]:
+    return await scheduler.revive(ctx["redis"])
+
+
+FUNCTIONS: list = [
+    func(run_trigger, name=scheduler.TRIGGER_JOB, timeout=TRIGGER_JOB_TIMEOUT_S),
+    func(start_batch, name=triggers.BATCH_JOB, timeout=BATCH_JOB_TIMEOUT_S),
+    revive_campaign_work,
+]
+CRON_JOBS: list = [cron(revive_campaign_work, second={50}, unique=True, timeout=50)]

@@ -162,3 +162,33 @@ def contains_text(column, text: str):
         )
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%")
+
+
+async def sqlite_autoincrement(table: str) -> None:
+    """Recreate a new, still empty SQLite table with ``AUTOINCREMENT`` ids (a migration step).
+
+    SQLite otherwise gives a new row the highest id plus one, so deleting the newest row frees its id
+    for the next insert; tables whose ids other rows keep as plain references (runs named by messages,
+    campaigns named by runs and messages) must never hand an id out twice. PostgreSQL's sequences never
+    do. Does nothing on PostgreSQL, or when the table already has the keyword.
+    """
+    engine = current_engine()
+    if not isinstance(engine, SQLiteEngine):
+        return
+    rows = await engine.run_ddl(f"SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+    ddl = rows[0]["sql"] if rows else ""
+    if not ddl or "AUTOINCREMENT" in ddl:
+        return
+    plain = '"id" INTEGER PRIMARY KEY NOT NULL'
+    if plain not in ddl:
+        raise RuntimeError(f"unexpected primary key in {table}: {ddl}")
+    count = await engine.run_ddl(f'SELECT COUNT(*) AS n FROM "{table}"')
+    if count[0]["n"]:
+        raise RuntimeError(f"{table} is not empty; it cannot be recreated here")
+    indexes = await engine.run_ddl(
+        f"SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' AND sql IS NOT NULL"
+    )
+    await engine.run_ddl(f'DROP TABLE "{table}"')
+    await engine.run_ddl(ddl.replace(plain, '"id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL'))
+    for index in indexes:
+        await engine.run_ddl(index["sql"])

@@ -350,18 +350,19 @@ async def contact_for(workspace_id: int, channel: str, address: str) -> int | No
     return None if found is None else found["id"]
 
 
-async def enqueue_sends(queue: Any, message_ids: list[int]) -> None:
+async def enqueue_sends(queue: Any, message_ids: list[int], *, suffix: str = "") -> None:
     """Hand stored messages to the workers in batch jobs, after the commit that made them visible.
 
     Job ids are deterministic (the batch's ids), so enqueuing the same batch twice is one job while it
-    lives. Without a queue (a script, a test) nothing is enqueued: the reconciler picks the messages up.
+    lives; ``suffix`` makes them new, for messages enqueued again (arq refuses an id whose result it
+    still keeps). Without a queue (a script, a test) nothing is enqueued: the reconciler picks them up.
     """
     if queue is None or not message_ids:
         return
     ids = sorted(message_ids)
     for start in range(0, len(ids), BATCH_SIZE):
         batch = ids[start : start + BATCH_SIZE]
-        await queue.enqueue_job(SEND_FUNCTION, batch, _job_id=batch_job_id(batch))
+        await queue.enqueue_job(SEND_FUNCTION, batch, _job_id=batch_job_id(batch, suffix))
 
 
 def batch_job_id(batch: list[int], suffix: str = "") -> str:

@@ -222,11 +222,18 @@ class _Batch:
         contacts = await load_contacts({row["contact"] for row in rows})
         senders = await _senders({row["sender"] for row in rows if row["sender"] is not None})
         flows = await versions.get_many({row["flow_version"] for row in rows})
+        orphans = []
         for row in rows:
-            flow = flows.get(row["flow_version"])
+            version = flows.get(row["flow_version"])
             contact = contacts.get(row["contact"])
-            if flow is None or contact is None:  # pragma: no cover - both cascade-delete their runs
+            if (
+                version is None
+                or contact is None
+                or (version.flow_id, version.workspace_id) != (row["flow"], row["workspace"])
+            ):
+                orphans.append(row)  # its flow was deleted (contacts cascade-delete their runs)
                 continue
+            flow = version.compiled
             state = decode_state(row["state"])
             work = _Work(
                 row=row,
@@ -243,7 +250,27 @@ class _Batch:
             for event in by_run.get(row["id"], []):
                 work.queue.append((event["id"], decode_event(event["event"])))
             self.works.append(work)
+        await self._interrupt(orphans)
         return bool(self.works)
+
+    async def _interrupt(self, rows: list[dict[str, Any]]) -> None:
+        """Runs whose flow version is gone cannot go on: they end ``interrupted``."""
+        counts = hooks.Counts()
+        for row in rows:
+            await Run.update(
+                {
+                    Run.status: "interrupted",
+                    Run.ended_reason: "flow_deleted",
+                    Run.ended_at: self.now,
+                    Run.updated_at: self.now,
+                    Run.waiting_kind: None,
+                }
+            ).where(Run.id == row["id"])
+            counts.add(row["campaign_id"], "", f"runs:{row['status']}", -1)
+            counts.add(row["campaign_id"], "", "runs:interrupted")
+            self.after.summary["interrupted"] += 1
+        await hooks.bridge().record(counts)
+        self.after.campaigns |= counts.campaigns()
 
     # --- stepping -----------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.consent.keywords import match
-from backend.core.database import transaction
+from backend.core.bulk import in_list
+from backend.core.database import is_unique_violation, transaction
 from backend.flows.tables import FlowVersion
 from backend.inbound.runtime import InboundReply
 from backend.runs import engine, inbox
@@ -41,9 +42,9 @@ class FlowRuntime:
 
     async def on_inbound(self, reply: InboundReply) -> None:
         key = f"reply:{reply.message_id}"
-        if await _already_taken(reply.contact_id, key):
+        if await _already_taken(reply.contact_id, key, f"start:{reply.message_id}"):
             return
-        run = await _waiting_run(reply)
+        run = await _run_for(reply)
         if run is not None:
             event: Event
             if reply.button_id:
@@ -59,30 +60,43 @@ class FlowRuntime:
             await start_keyword_flow(reply, queue=self.queue)
 
 
-async def _already_taken(contact_id: int, key: str) -> bool:
-    """Whether this inbound message already went to one of the contact's runs (a repeated hand-off)."""
+async def _already_taken(contact_id: int, *keys: str) -> bool:
+    """Whether this inbound message already went to one of the contact's runs (a repeated hand-off),
+    as a reply or as the keyword that started a run."""
     rows = await RunEvent.raw(
-        'SELECT 1 FROM "run_events" e JOIN "runs" r ON r.id = e.run WHERE r.contact = {} AND e.key = {} LIMIT 1',
+        'SELECT 1 FROM "run_events" e JOIN "runs" r ON r.id = e.run '
+        f"WHERE r.contact = {{}} AND e.key IN ({in_list(len(keys))}) LIMIT 1",
         contact_id,
-        key,
+        *keys,
     )
     return bool(rows)
 
 
-async def _waiting_run(reply: InboundReply) -> dict[str, Any] | None:
-    base = (
-        (Run.workspace == reply.workspace_id)
-        & (Run.contact == reply.contact_id)
-        & (Run.status == "waiting")
-        & Run.waiting_kind.is_in(list(REPLY_WAITS))
-    )
-    if reply.run_id and reply.run_id.isdigit() and len(reply.run_id) < 19:
-        answered = await Run.select(Run.id).where(base & (Run.id == int(reply.run_id))).first()
-        if answered is not None:
-            return answered
+async def _run_for(reply: InboundReply) -> dict[str, Any] | None:
+    """The run a reply goes to. A reply that names its run (a tap on one of its messages, a quoted
+    message) goes to that run or to none: a late tap on a finished run's offer must not answer another
+    run that happens to wait."""
+    base = (Run.workspace == reply.workspace_id) & (Run.contact == reply.contact_id)
+    if reply.run_id:
+        if not (reply.run_id.isdigit() and len(reply.run_id) < 19):
+            return None
+        named = (
+            await Run.select(Run.id, Run.status, Run.waiting_kind)
+            .where(base & (Run.id == int(reply.run_id)))
+            .first()
+        )
+        if named is None:
+            return None
+        # A named run that does not wait for a reply records the event as ignored.
+        return named if named["status"] in ("active", "waiting") else None
     return (
         await Run.select(Run.id)
-        .where(base & (Run.sender == reply.sender_id))
+        .where(
+            base
+            & (Run.status == "waiting")
+            & Run.waiting_kind.is_in(list(REPLY_WAITS))
+            & (Run.sender == reply.sender_id)
+        )
         .order_by(Run.updated_at, ascending=False)
         .order_by(Run.id, ascending=False)
         .first()
@@ -95,8 +109,18 @@ async def start_keyword_flow(reply: InboundReply, *, queue: Any) -> int | None:
     if version is None:
         return None
     now = datetime.now(UTC)
+    try:
+        return await _start(reply, version, now, queue)
+    except Exception as exc:
+        # A concurrent hand-off of the same message started it: the start marker is unique.
+        if is_unique_violation(exc):
+            return None
+        raise
+
+
+async def _start(reply: InboundReply, version: dict[str, Any], now: datetime, queue: Any) -> int | None:
     async with transaction():
-        if await _already_taken(reply.contact_id, f"start:{reply.message_id}"):
+        if await _already_taken(reply.contact_id, f"start:{reply.message_id}", f"reply:{reply.message_id}"):
             return None
         inserted = await Run.insert(
             Run(
@@ -113,7 +137,8 @@ async def start_keyword_flow(reply: InboundReply, *, queue: Any) -> int | None:
             )
         ).returning(Run.id)
         run_id = inserted[0]["id"]
-        # Remembered as an applied event: a repeated hand-off of this message starts nothing more.
+        # Remembered as an applied event (its key is unique among starts: run_events_start_key), so a
+        # repeated or concurrent hand-off of this message starts nothing more.
         await RunEvent.insert(
             RunEvent(
                 run=run_id,
@@ -151,7 +176,8 @@ async def _keyword_version(workspace_id: int, text: str) -> dict[str, Any] | Non
     compiled = await versions.get_many({row["id"] for row in candidates})
     best: tuple[int, int, dict[str, Any]] | None = None
     for row in sorted(candidates, key=lambda row: row["flow"]):
-        flow = compiled.get(row["id"])
+        version = compiled.get(row["id"])
+        flow = version.compiled if version is not None else None
         start = flow.nodes.get(flow.start_id) if flow is not None and flow.start_id else None
         if not isinstance(start, StartNode) or not start.keywords:
             continue

@@ -1,9 +1,14 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
+from backend.core.database import sqlite_autoincrement
+
 ID = "2026-12-05T07:02:16:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "indexes: due campaigns, running triggers, one row per counter"
+DESCRIPTION = "indexes: due campaigns, running triggers, pending batches, one row per counter"
+
+AUTOINCREMENT = ["campaigns", "campaign_triggers", "campaign_batches"]
+"""On SQLite: ids are never handed out twice (other rows and job ids keep them as plain references)."""
 
 INDEXES = [
     (
@@ -13,6 +18,14 @@ INDEXES = [
     (
         "campaign_triggers_campaign",
         'CREATE INDEX IF NOT EXISTS campaign_triggers_campaign ON "campaign_triggers" ("campaign", "status")',
+    ),
+    (
+        "campaign_batches_pending",
+        'CREATE INDEX IF NOT EXISTS campaign_batches_pending ON "campaign_batches" ("trigger", "status")',
+    ),
+    (
+        "campaign_batches_campaign",
+        'CREATE INDEX IF NOT EXISTS campaign_batches_campaign ON "campaign_batches" ("campaign_id", "status")',
     ),
     (
         "campaign_stats_key",
@@ -26,6 +39,8 @@ async def forwards():
 
     async def create_indexes():
         engine = engine_finder()
+        for table in AUTOINCREMENT:
+            await sqlite_autoincrement(table)
         for _name, ddl in INDEXES:
             await engine.run_ddl(ddl)
 

@@ -1,9 +1,14 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
+from backend.core.database import sqlite_autoincrement
+
 ID = "2026-12-05T07:02:15:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "indexes: enrollment once per entry, a contact's runs, due timers, pending events"
+
+AUTOINCREMENT = ["runs"]
+"""On SQLite: ids are never handed out twice (other rows and job ids keep them as plain references)."""
 
 INDEXES = [
     (
@@ -39,6 +44,10 @@ INDEXES = [
         'CREATE UNIQUE INDEX IF NOT EXISTS run_events_run_key ON "run_events" ("run", "key")',
     ),
     (
+        "run_events_start_key",
+        'CREATE UNIQUE INDEX IF NOT EXISTS run_events_start_key ON "run_events" ("key") WHERE "kind" = \'start\'',
+    ),
+    (
         "run_events_pending",
         'CREATE INDEX IF NOT EXISTS run_events_pending ON "run_events" ("created_at") WHERE "status" = \'pending\'',
     ),
@@ -50,6 +59,8 @@ async def forwards():
 
     async def create_indexes():
         engine = engine_finder()
+        for table in AUTOINCREMENT:
+            await sqlite_autoincrement(table)
         for _name, ddl in INDEXES:
             await engine.run_ddl(ddl)
 

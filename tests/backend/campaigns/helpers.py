@@ -81,7 +81,7 @@ async def published_flow(
 async def sandbox_sender(client, tenant, channel: str = "whatsapp", **changes: Any) -> dict:
     response = await client.post(
         "/api/v1/senders",
-        json=body("sandbox", channel=channel, name=f"Sandbox {channel}", **changes),
+        json=body("sandbox", **{"channel": channel, "name": f"Sandbox {channel}", **changes}),
         headers=tenant.headers(),
     )
     assert response.status_code == 201, response.text
@@ -208,3 +208,61 @@ async def tap(client, tenant, sender_id: int, message: dict[str, Any], button_id
     )
     assert response.status_code in (200, 201, 202), response.text
     return response.json()
+
+
+async def add_members(
+    tenant_id: int, group_id: int, count: int, *, first: int, with_phone: bool = True
+) -> list[int]:
+    """``count`` new contacts (phones ``phone(first + i)``, or email only) added to an existing group."""
+    from backend.audience.tables import Contact, GroupMember
+
+    rows = [
+        Contact(
+            workspace=tenant_id,
+            phone=phone(first + i) if with_phone else None,
+            email=None if with_phone else f"contact{first + i}@example.com",
+            name=f"Contact {first + i}",
+        )
+        for i in range(count)
+    ]
+    inserted = await Contact.insert(*rows).returning(Contact.id)
+    contact_ids = [row["id"] for row in inserted]
+    await GroupMember.insert(
+        *[GroupMember(workspace=tenant_id, group=group_id, contact=cid) for cid in contact_ids]
+    )
+    return contact_ids
+
+
+async def opt_out(tenant_id: int, indexes: range | list[int], source: str, channel: str = "whatsapp") -> None:
+    """Opt out the phones ``phone(i)`` for ``i`` in ``indexes``, workspace-wide, all marketing, by ``source``."""
+    from backend.consent.service import record_opt_out
+
+    for i in indexes:
+        await record_opt_out(tenant_id, channel=channel, address=phone(i), source=source, actor="test")
+
+
+async def work_without_sending(redis_url: str) -> None:
+    """Like :func:`work`, but the send jobs are not run (as if they had not got their turn yet): the
+    campaign's messages stay ``queued`` in the database."""
+    from backend.messages.service import SEND_FUNCTION
+    from backend.worker import FUNCTIONS, build_worker
+
+    functions = [f for f in FUNCTIONS if (getattr(f, "name", None) or f.__name__) != SEND_FUNCTION]
+    worker = build_worker(redis_url, burst=True, functions=functions)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+
+async def requeue_queued(redis_url: str) -> int:
+    """The reconciler's pass over queued messages, without its minute's wait: every queued message is
+    enqueued again for sending (what happens when their jobs were lost). How many."""
+    from backend.core.queue import connect_queue
+    from backend.messages.reconcile import requeue_lost
+
+    queue = await connect_queue(redis_url)
+    try:
+        return await requeue_lost(queue, datetime.now(UTC), stale_after=timedelta(0))
+    finally:
+        await queue.aclose()

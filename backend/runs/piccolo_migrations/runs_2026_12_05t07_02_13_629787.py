@@ -19,19 +19,6 @@ class Contact(Table, tablename="contacts", schema=None):
     )
 
 
-class FlowVersion(Table, tablename="flow_versions", schema=None):
-    id = BigSerial(
-        null=False,
-        primary_key=True,
-        unique=False,
-        index=False,
-        index_method=IndexMethod.btree,
-        choices=None,
-        db_column_name=None,
-        secret=False,
-    )
-
-
 class Run(Table, tablename="runs", schema=None):
     id = BigSerial(
         null=False,
@@ -45,33 +32,7 @@ class Run(Table, tablename="runs", schema=None):
     )
 
 
-class Sender(Table, tablename="senders", schema=None):
-    id = BigSerial(
-        null=False,
-        primary_key=True,
-        unique=False,
-        index=False,
-        index_method=IndexMethod.btree,
-        choices=None,
-        db_column_name=None,
-        secret=False,
-    )
-
-
-class Workspace(Table, tablename="workspaces", schema=None):
-    id = BigSerial(
-        null=False,
-        primary_key=True,
-        unique=False,
-        index=False,
-        index_method=IndexMethod.btree,
-        choices=None,
-        db_column_name=None,
-        secret=False,
-    )
-
-
-ID = "2026-12-05T07:02:13:708106"
+ID = "2026-12-05T07:02:13:629787"
 VERSION = "1.38.0"
 DESCRIPTION = "runs, their timers and their inbox"
 
@@ -79,11 +40,119 @@ DESCRIPTION = "runs, their timers and their inbox"
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="runs", description=DESCRIPTION)
 
+    manager.add_table(class_name="RunTimer", tablename="run_timers", schema=None, columns=None)
+
     manager.add_table(class_name="Run", tablename="runs", schema=None, columns=None)
 
     manager.add_table(class_name="RunEvent", tablename="run_events", schema=None, columns=None)
 
-    manager.add_table(class_name="RunTimer", tablename="run_timers", schema=None, columns=None)
+    manager.add_column(
+        table_class_name="RunTimer",
+        tablename="run_timers",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="BigSerial",
+        column_class=BigSerial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RunTimer",
+        tablename="run_timers",
+        column_name="run",
+        db_column_name="run",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Run,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RunTimer",
+        tablename="run_timers",
+        column_name="campaign_id",
+        db_column_name="campaign_id",
+        column_class_name="BigInt",
+        column_class=BigInt,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RunTimer",
+        tablename="run_timers",
+        column_name="timer_id",
+        db_column_name="timer_id",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 96,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RunTimer",
+        tablename="run_timers",
+        column_name="fire_at",
+        db_column_name="fire_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
 
     manager.add_column(
         table_class_name="Run",
@@ -110,13 +179,10 @@ async def forwards():
         tablename="runs",
         column_name="workspace",
         db_column_name="workspace",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
-            "references": Workspace,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "default": 0,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -155,13 +221,10 @@ async def forwards():
         tablename="runs",
         column_name="flow_version",
         db_column_name="flow_version",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
-            "references": FlowVersion,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "default": 0,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -224,13 +287,10 @@ async def forwards():
         tablename="runs",
         column_name="sender",
         db_column_name="sender",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        column_class_name="BigInt",
+        column_class=BigInt,
         params={
-            "references": Sender,
-            "on_delete": OnDelete.set_null,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "default": None,
             "null": True,
             "primary_key": False,
             "unique": False,
@@ -684,114 +744,6 @@ async def forwards():
         params={
             "default": None,
             "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RunTimer",
-        tablename="run_timers",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="BigSerial",
-        column_class=BigSerial,
-        params={
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RunTimer",
-        tablename="run_timers",
-        column_name="run",
-        db_column_name="run",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Run,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RunTimer",
-        tablename="run_timers",
-        column_name="campaign_id",
-        db_column_name="campaign_id",
-        column_class_name="BigInt",
-        column_class=BigInt,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RunTimer",
-        tablename="run_timers",
-        column_name="timer_id",
-        db_column_name="timer_id",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 96,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="RunTimer",
-        tablename="run_timers",
-        column_name="fire_at",
-        db_column_name="fire_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
