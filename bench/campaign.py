@@ -50,6 +50,7 @@ from bench.gateway_send import (  # noqa: E402
     SINK_CONCURRENCY,
     _free_port,
     _loop_factory,
+    _process_cpu,
     sink_capacity,
 )
 
@@ -369,6 +370,7 @@ async def main(
                 await CampaignTrigger.select().where(CampaignTrigger.campaign == data["campaign_id"]).first()
             )
             rss = [_peak_rss_mb(worker.pid) for worker in workers]
+            worker_cpu = sum(_process_cpu(worker.pid) for worker in workers)
             stop_delay = await _stop_to_block(env, data)
         finally:
             if spy is not None:
@@ -398,6 +400,10 @@ async def main(
         )
         print(f"  sink capacity, same client, concurrency {SINK_CONCURRENCY}: {capacity:,.0f} requests/s")
         print(f"  ratio: {rate / capacity:.2f}")
+        print(
+            f"  worker CPU: {worker_cpu:.1f} s = {worker_cpu / eligible * 1e6:,.0f} µs per message "
+            f"(≈ {eligible / worker_cpu:,.0f} messages per worker CPU-second)"
+        )
         print(
             f"  peak RSS: worker(s) {', '.join(f'{mb:.0f} MB' for mb in rss)}; sink {_peak_rss_mb(sink_pid):.0f} MB"
         )

@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
@@ -182,7 +182,6 @@ class CampaignController(Controller):
         summary="Per-contact outcomes: run status, last node, every message with its status and failure",
         description="JSON pages (`?cursor=`), or the whole report as CSV with `Accept: text/csv` or "
         "`?format=csv` (one row per contact entry).",
-        responses=None,
     )
     async def get_report(
         self,
@@ -194,7 +193,7 @@ class CampaignController(Controller):
         ] = None,
         cursor: CursorParam = None,
         limit: LimitParam = 50,
-    ) -> Any:
+    ) -> Response:
         row = await service.get_row(principal.workspace_id, campaign_id)
         channel = row.get("channel") or ""
         wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
@@ -204,7 +203,7 @@ class CampaignController(Controller):
                 f"campaign-{campaign_id}-report.csv",
             )
         items, next_cursor = await report.page(principal.workspace_id, campaign_id, channel, cursor, limit)
-        return Response(Page[ReportRow](items=items, next_cursor=next_cursor))
+        return Response(Page[ReportRow](items=items, next_cursor=next_cursor), media_type="application/json")
 
     @post(
         "/{campaign_id:int}/live-tickets",
