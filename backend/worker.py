@@ -91,7 +91,7 @@ def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10,
         "ctx": {"db_pool_size": db_pool_size, run_tasks.TICKERS_KEY: not burst},
         # Measured in FIELD-NOTES: arq's defaults cap a worker near 200 jobs/s; these reach ~2,000.
         "max_jobs": 100,
-        "poll_delay": 0.05,
+        "poll_delay": 0.2,
         "job_timeout": 60,
         "keep_result": 3600,
         "burst": burst,

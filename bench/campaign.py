@@ -351,6 +351,7 @@ async def main(
                 "--nonblocking",
                 "--format",
                 "raw",
+                *(["--gil"] if os.environ.get("PYSPY_GIL") else []),
                 "-o",
                 args.profile,
                 "--pid",

@@ -14,6 +14,7 @@ number a marketer sees is the number that gets enrolled.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from typing import Any
 
 from backend.audience.eligibility import address_column
 from backend.consent.rules import Target, not_opted_out_sql
+from backend.core.bulk import execute
 from backend.runs.tables import Run
 
 PAGE = 5000
@@ -175,12 +177,11 @@ async def eligible_page(audience: Audience, *, after: int, now: datetime, limit:
     return [row["contact"] for row in rows]
 
 
-async def enroll_range(
-    audience: Audience, *, flow_id: int, version_id: int, after: int, last: int, now: datetime
-) -> list[int]:
-    """Create runs for the members in ``(after, last]`` who are eligible now: one ``INSERT … SELECT``
-    (the unique ``(campaign, contact, entry)`` refuses a second run for the same entry, so a batch that
-    runs twice enrolls no one twice). Returns the new runs' ids."""
+async def eligible_contacts(
+    audience: Audience, *, after: int, last: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The members in ``(after, last]`` who are eligible now, as the runs engine starts them: the contact's
+    row (JSON decoded), the workspace's time zone, and the entry this run will be."""
     conditions, args = eligible_conditions(audience, now)
     conditions += ['gm."contact" > {}', 'gm."contact" <= {}']
     args += [after, last]
@@ -190,20 +191,17 @@ async def enroll_range(
         else "1"
     )
     entry_args = [audience.campaign_id] if audience.allow_reentry else []
-    rows = await Run.raw(
-        'INSERT INTO "runs" (workspace, flow, flow_version, campaign_id, contact, sender, trigger, entry, status, '
-        "current_node, waiting_kind, waiting_ref, state, pending_http, started_at, updated_at, ended_at, ended_reason) "
-        f"SELECT {{}}, {{}}, {{}}, {{}}, \"contacts\".\"id\", {{}}, 'campaign', {entry}, 'active', "
-        f"NULL, NULL, NULL, NULL, NULL, {{}}, {{}}, NULL, '' {_FROM} WHERE {' AND '.join(conditions)} "
-        "ON CONFLICT DO NOTHING RETURNING id",
-        audience.workspace_id,
-        flow_id,
-        version_id,
-        audience.campaign_id,
-        audience.sender_id,
+    rows = await execute(
+        'SELECT "contacts"."id" AS id, "contacts"."workspace" AS workspace, "contacts"."phone" AS phone, '
+        '"contacts"."email" AS email, "contacts"."name" AS name, "contacts"."attributes" AS attributes, '
+        '"contacts"."tags" AS tags, "contacts"."timezone" AS timezone, w.timezone AS workspace_timezone, '
+        f'{entry} AS entry {_FROM} JOIN "workspaces" w ON w.id = "contacts"."workspace" '
+        f'WHERE {" AND ".join(conditions)} ORDER BY gm."contact"',
         *entry_args,
-        now,
-        now,
         *args,
     )
-    return sorted(row["id"] for row in rows)
+    for row in rows:
+        for column in ("attributes", "tags"):
+            if isinstance(row[column], str):
+                row[column] = json.loads(row[column])
+    return rows

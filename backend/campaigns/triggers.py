@@ -19,11 +19,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.campaigns import service, stats
-from backend.campaigns.audience import PAGE, eligible_page, enroll_range
+from backend.campaigns import service
+from backend.campaigns.audience import PAGE, eligible_contacts, eligible_page
 from backend.campaigns.tables import Campaign, CampaignBatch, CampaignTrigger
 from backend.core.database import locked, transaction
-from backend.runs import engine, hooks
+from backend.runs import engine
 
 log = logging.getLogger(__name__)
 
@@ -33,48 +33,56 @@ STALE_BATCH = timedelta(minutes=2)
 
 
 async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = None) -> dict[str, Any]:
-    """Select page after page until the group is done or the campaign stops; what it did."""
+    """Select page after page until the group is done or the campaign stops; what it did.
+
+    A page is read outside any write transaction (SQLite readers do not wait for the writers starting
+    earlier pages' runs), then stored with a short one that moves the cursor only if nobody moved it
+    meanwhile (a second job of the same trigger, after a revival, just goes on from there).
+    """
     selected = 0
-    clock = time.perf_counter()
     while True:
         moment = now or datetime.now(UTC)
+        trigger = await CampaignTrigger.select().where(CampaignTrigger.id == trigger_id).first()
+        if trigger is None or trigger["status"] != "running":
+            return {"status": trigger["status"] if trigger else "gone", "selected": selected}
+        campaign = await Campaign.select().where(Campaign.id == trigger["campaign"]).first()
+        if campaign is None or campaign["status"] != "running" or campaign["flow_version"] is None:
+            await _set(trigger_id, status="stopped", finished_at=moment)
+            return {"status": "stopped", "selected": selected}
+        audience = await service.audience_of(campaign["workspace"], campaign)
+        clock = time.perf_counter()
+        members = await eligible_page(audience, after=trigger["cursor"], now=moment)
+        spent_ms = int((time.perf_counter() - clock) * 1000)
+        finished = len(members) < PAGE
         async with transaction():
-            head = (
-                await CampaignTrigger.select(CampaignTrigger.campaign)
-                .where(CampaignTrigger.id == trigger_id)
-                .first()
-            )
-            if head is None:
-                return {"status": "gone", "selected": selected}
-            campaign = await locked(
-                Campaign.select().where(Campaign.id == head["campaign"]), share=True
+            # The campaign first (share lock), then the trigger: the order every writer keeps.
+            current = await locked(
+                Campaign.select(Campaign.status).where(Campaign.id == campaign["id"]), share=True
             ).first()
-            trigger = await locked(CampaignTrigger.select().where(CampaignTrigger.id == trigger_id)).first()
-            if trigger is None or trigger["status"] != "running":
-                return {"status": trigger["status"] if trigger else "gone", "selected": selected}
-            if campaign is None or campaign["status"] != "running" or campaign["flow_version"] is None:
-                await _set(trigger_id, status="stopped", finished_at=moment)
-                return {"status": "stopped", "selected": selected}
-            audience = await service.audience_of(campaign["workspace"], campaign)
-            members = await eligible_page(audience, after=trigger["cursor"], now=moment)
+            locked_trigger = await locked(
+                CampaignTrigger.select().where(CampaignTrigger.id == trigger_id)
+            ).first()
+            if locked_trigger is None or locked_trigger["status"] != "running":
+                continue
+            if locked_trigger["cursor"] != trigger["cursor"]:
+                continue  # another job of this trigger stored this page: go on from its cursor
+            if current is None or current["status"] != "running":
+                continue  # checked again at the top of the loop
             batches = _batches(trigger_id, campaign["id"], trigger["cursor"], members, moment)
             batch_ids: list[int] = []
             if batches:
                 inserted = await CampaignBatch.insert(*batches).returning(CampaignBatch.id)
                 batch_ids = [row["id"] for row in inserted]
-            selected += len(members)
-            spent_ms = (trigger["enroll_ms"] or 0) + int((time.perf_counter() - clock) * 1000)
             values: dict[str, Any] = {
                 "cursor": members[-1] if members else trigger["cursor"],
                 "enrolled": trigger["enrolled"] + len(members),
                 "heartbeat_at": moment,
-                "enroll_ms": spent_ms,
+                "enroll_ms": (trigger["enroll_ms"] or 0) + spent_ms,
             }
-            finished = len(members) < PAGE
             if finished:
                 values["status"] = "enrolled"
             await _set(trigger_id, **values)
-        clock = time.perf_counter()
+        selected += len(members)
         await enqueue_batches(queue, batch_ids)
         if finished:
             async with transaction():
@@ -133,26 +141,30 @@ async def start_batch(batch_id: int, *, queue: Any, now: datetime | None = None)
         if campaign["status"] != "running" or campaign["flow_version"] is None:
             return {"status": "held"}
         audience = await service.audience_of(campaign["workspace"], campaign)
-        run_ids = await enroll_range(
-            audience,
-            flow_id=campaign["flow"],
-            version_id=campaign["flow_version"],
-            after=batch["after"],
-            last=batch["last"],
+        contacts = await eligible_contacts(audience, after=batch["after"], last=batch["last"], now=moment)
+        after = await engine.start_new(
+            [
+                engine.NewRun(
+                    workspace_id=campaign["workspace"],
+                    flow_id=campaign["flow"],
+                    version_id=campaign["flow_version"],
+                    contact=contact,
+                    sender_id=campaign["sender"],
+                    campaign_id=campaign["id"],
+                    entry=contact["entry"],
+                )
+                for contact in contacts
+            ],
             now=moment,
         )
-        counts = hooks.Counts()
-        counts.add(campaign["id"], "", "entered", len(run_ids))
-        counts.add(campaign["id"], "", "runs:active", len(run_ids))
-        await stats.add(counts)
-        after = await engine.step_in_transaction(run_ids, now=moment)
+        started = after.summary.get("started", 0)
         await CampaignBatch.update(
-            {CampaignBatch.status: "done", CampaignBatch.started: len(run_ids), CampaignBatch.done_at: moment}
+            {CampaignBatch.status: "done", CampaignBatch.started: started, CampaignBatch.done_at: moment}
         ).where(CampaignBatch.id == batch_id)
         await _complete_if_done(batch["trigger"], moment)
     after.campaigns.add(campaign["id"])
     await after.dispatch(queue)
-    return {"status": "done", "started": len(run_ids), **after.summary}
+    return {"status": "done", **after.summary}
 
 
 async def _complete_if_done(trigger_id: int, now: datetime) -> None:

@@ -366,13 +366,26 @@ def _by_id() -> str:
     return "messages NOT INDEXED" if _is_sqlite() else "messages"
 
 
+def _status_is(status: str, prefix: str = "") -> str:
+    """The status condition of the claim and write-back statements, which find their rows by primary key.
+
+    PostgreSQL: a table whose rows were just inserted (a campaign's fresh messages) has no statistics
+    until autovacuum analyses it, and the planner then takes ``status = 'queued'`` for rare and walks the
+    whole queue through the ``messages_due (status, …)`` index on every claim. Written as ``(…) IS TRUE``
+    the condition is no index's, so the plan is the primary key's whatever the statistics say.
+    """
+    if _is_sqlite():
+        return f"{prefix}status = '{status}'"
+    return f"({prefix}status = '{status}') IS TRUE"
+
+
 async def claim(ids: list[int], now: datetime, session: Any = None) -> list[dict[str, Any]]:
     """Move the still-queued, due messages among ``ids`` to ``sending``; one statement, returns them."""
     if not ids:
         return []
     return await _raw(session)(
         f"UPDATE {_by_id()} SET status = 'sending', lease_until = {{}}, updated_at = {{}} "
-        f"WHERE id IN ({_in(ids)}) AND status = 'queued' AND direction = 'outbound' "
+        f"WHERE id IN ({_in(ids)}) AND {_status_is('queued')} AND direction = 'outbound' "
         f"AND (next_attempt_at IS NULL OR next_attempt_at <= {{}}) RETURNING {_CLAIMED}",
         now + LEASE,
         now,
@@ -386,7 +399,7 @@ async def release(ids: list[int], session: Any = None) -> None:
     if ids:
         await _raw(session)(
             f"UPDATE {_by_id()} SET status = 'queued', lease_until = NULL "
-            f"WHERE id IN ({_in(ids)}) AND status = 'sending'",
+            f"WHERE id IN ({_in(ids)}) AND {_status_is('sending')}",
             *ids,
         )
 
@@ -456,7 +469,7 @@ async def write_back(
         "updated_at = {}, "
         "sent_at = CASE WHEN v.column2 = 'sent' THEN {} ELSE messages.sent_at END, "
         "failed_at = CASE WHEN v.column2 = 'failed' THEN {} ELSE messages.failed_at END "
-        f"FROM (VALUES {values}) AS v WHERE messages.id = v.column1 AND messages.status = 'sending' "
+        f"FROM (VALUES {values}) AS v WHERE messages.id = v.column1 AND {_status_is('sending', 'messages.')} "
         f"RETURNING {_SETTLED}",
         now,
         now,

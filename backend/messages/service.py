@@ -19,6 +19,7 @@ import msgspec
 from backend.audience.tables import Contact
 from backend.consent import gate, rules
 from backend.consent.validation import lookup_address
+from backend.core.bulk import execute
 from backend.core.database import transaction
 from backend.core.errors import FieldProblem, InvalidInput
 from backend.messages import observers
@@ -217,7 +218,7 @@ async def create_outbound_batch(
                 moment if refused else None,
             ]
         values = ", ".join(_BATCH_ROW for _ in part)
-        inserted = await Message.raw(
+        inserted = await execute(
             f"INSERT INTO messages ({_BATCH_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING "
             "RETURNING id, run_id, message_ref, status, failure_reason",
             *args,

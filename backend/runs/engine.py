@@ -22,6 +22,7 @@ is committed with it, so a batch that runs twice — arq is at least once — se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import msgspec
 from backend.audience.addresses import PHONE_CHANNELS
 from backend.audience.tables import Contact, GroupMember
 from backend.consent import service as consent
-from backend.core.bulk import update_rows
+from backend.core.bulk import execute, update_rows
 from backend.core.database import locked, transaction
 from backend.core.errors import FlowgateError
 from backend.messages import service as messages
@@ -143,6 +144,41 @@ async def step_in_transaction(
     return batch.after
 
 
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to create and start: who, on which version, for which campaign (or trigger)."""
+
+    workspace_id: int
+    flow_id: int
+    version_id: int
+    contact: dict[str, Any]
+    """The contact's row as :func:`load_contacts` gives it."""
+    sender_id: int | None
+    campaign_id: int | None = None
+    trigger: str = "campaign"
+    entry: int = 1
+
+
+async def start_new(runs: list[NewRun], *, now: datetime) -> AfterCommit:
+    """Create runs and take their first steps, in the caller's transaction: each run row is written once,
+    with the state its first step left it in (before its messages, which name it). A run whose
+    ``(campaign, contact, entry)`` exists already is not created (a batch that runs twice). The caller
+    dispatches the result after committing."""
+    batch = _Batch(now, {})
+    if await batch.add_new(runs):
+        await batch.run()
+        await batch.write()
+    return batch.after
+
+
+def seed_of(new: NewRun) -> int:
+    """Random splits are reproducible per contact and entry of a campaign (or flow), whatever the run's id."""
+    digest = hashlib.blake2b(
+        f"{new.campaign_id}:{new.flow_id}:{new.contact['id']}:{new.entry}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 # --- one batch ---------------------------------------------------------------------------------------
 
 
@@ -163,6 +199,11 @@ class _Work:
     timer: tuple[str, datetime] | None = None
     http: CallHttp | None = None
     changed: bool = False
+    counts: hooks.Counts = field(default_factory=hooks.Counts)
+    written: RunState | None = None
+    """For a new run: the state its row was inserted with (written again only if it moved on since)."""
+    dropped: bool = False
+    """A new run that already existed (its insert conflicted): nothing of it is written."""
 
     @property
     def campaign_id(self) -> int | None:
@@ -272,6 +313,71 @@ class _Batch:
         await hooks.bridge().record(counts)
         self.after.campaigns |= counts.campaigns()
 
+    async def add_new(self, runs: list[NewRun]) -> bool:
+        """Runs to create: started in memory now, inserted before their first messages are stored."""
+        if not runs:
+            return False
+        campaign_ids = {new.campaign_id for new in runs if new.campaign_id is not None}
+        policies = await hooks.bridge().policies(campaign_ids) if campaign_ids else {}
+        senders = await _senders({new.sender_id for new in runs if new.sender_id is not None})
+        flows = await versions.get_many({new.version_id for new in runs})
+        for new in runs:
+            version = flows.get(new.version_id)
+            policy = policies.get(new.campaign_id) if new.campaign_id is not None else None
+            if version is None or (new.campaign_id is not None and (policy is None or not policy.moving)):
+                continue
+            work = _Work(
+                row={
+                    "id": None,
+                    "workspace": new.workspace_id,
+                    "flow": new.flow_id,
+                    "flow_version": new.version_id,
+                    "campaign_id": new.campaign_id,
+                    "contact": new.contact["id"],
+                    "sender": new.sender_id,
+                    "trigger": new.trigger,
+                    "entry": new.entry,
+                    "pending_http": None,
+                },
+                flow=version.compiled,
+                before=None,
+                state=None,
+                policy=policy,
+                contact=new.contact,
+                sender=senders.get(new.sender_id) if new.sender_id is not None else None,
+            )
+            work.queue.append((None, Start(contact=snapshot_of(new.contact), seed=seed_of(new))))
+            work.counts.both(new.campaign_id, None, "entered")
+            work.counts.add(new.campaign_id, "", "runs:active")
+            self.works.append(work)
+        return bool(self.works)
+
+    async def _insert_new(self) -> None:
+        """Insert the new runs not inserted yet, with their current state; a conflict (the same campaign,
+        contact and entry already has a run) drops the work."""
+        pending = [work for work in self.works if work.row["id"] is None and not work.dropped]
+        for start in range(0, len(pending), INSERT_ROWS):
+            part = pending[start : start + INSERT_ROWS]
+            args: list[Any] = []
+            for work in part:
+                args += [*_new_row(work, self.now)]
+            values = ", ".join(_RUN_ROW for _ in part)
+            inserted = await execute(
+                f'INSERT INTO "runs" ({_RUN_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING '
+                "RETURNING id, contact, entry, campaign_id",
+                *args,
+            )
+            ids = {(row["campaign_id"], row["contact"], row["entry"]): row["id"] for row in inserted}
+            self.after.summary["started"] += len(inserted)
+            for work in part:
+                run_id = ids.get((work.campaign_id, work.row["contact"], work.row["entry"]))
+                if run_id is None:
+                    work.dropped = True
+                    work.queue.clear()
+                    continue
+                work.row["id"] = run_id
+                work.written = work.state
+
     # --- stepping -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -306,7 +412,7 @@ class _Batch:
             work.applied.append(event_id)
         work.state = result.state
         work.changed = True
-        _tally(self.counts, work.campaign_id, before, result.state, event)
+        _tally(work.counts, work.campaign_id, before, result.state, event)
         for action in result.actions:
             if isinstance(action, SendMessage):
                 self._draft(work, action, drafts)
@@ -321,7 +427,7 @@ class _Batch:
             elif isinstance(action, OptOut | OptIn):
                 self.consent_changes.append((work, action))
                 if isinstance(action, OptOut):
-                    self.counts.both(work.campaign_id, action.node_id, "opted_out")
+                    work.counts.both(work.campaign_id, action.node_id, "opted_out")
 
     def _draft(
         self,
@@ -353,7 +459,7 @@ class _Batch:
             contact_id=work.row["contact"],
             origin="campaign" if work.campaign_id is not None else "flow",
             campaign_id=work.campaign_id,
-            run_id=str(work.row["id"]),
+            run_id=None,  # set when it is stored: a new run gets its id then
             message_ref=action.message_ref,
             opted_in_only=policy.opted_in_only if policy is not None else True,
         )
@@ -363,7 +469,7 @@ class _Batch:
         """A message that cannot even be stored (its sender was deleted, the contact lost the address):
         nothing to send, so no message row; the run moves on as if it had failed, and it is counted as
         ``unsent:<reason>`` (not among the messages' failures, which are rows in the messages table)."""
-        self.counts.both(work.campaign_id, action.node_id, f"unsent:{reason}")
+        work.counts.both(work.campaign_id, action.node_id, f"unsent:{reason}")
         self.after.summary[f"unsent:{reason}"] += 1
         if work.waits_on(action.message_ref):
             work.queue.appendleft(
@@ -373,7 +479,14 @@ class _Batch:
     async def _store_messages(
         self, drafts: dict[tuple[int, int], list[tuple[_Work, SendMessage, messages.Draft]]]
     ) -> None:
+        if any(work.row["id"] is None for work in self.works):
+            await self._insert_new()  # the messages name their run
         for (workspace_id, _), items in drafts.items():
+            items = [item for item in items if not item[0].dropped]
+            for work, _action, draft in items:
+                draft.run_id = str(work.row["id"])
+            if not items:
+                continue
             sender = items[0][0].sender
             assert sender is not None
             rows = await messages.create_outbound_batch(
@@ -384,8 +497,8 @@ class _Batch:
                     self.after.sends.append(row["id"])
                     self.after.summary["queued"] += 1
                 elif row["status"] == messages.FAILED and row["failure_reason"] == "opted_out":
-                    self.counts.both(work.campaign_id, action.node_id, "failed")
-                    self.counts.both(work.campaign_id, action.node_id, "failed:opted_out")
+                    work.counts.both(work.campaign_id, action.node_id, "failed")
+                    work.counts.both(work.campaign_id, action.node_id, "failed:opted_out")
                     self.after.summary["opted_out"] += 1
                     if work.waits_on(action.message_ref):
                         work.queue.appendleft(
@@ -421,6 +534,13 @@ class _Batch:
     # --- writing ------------------------------------------------------------------------------------
 
     async def write(self) -> None:
+        if any(work.row["id"] is None for work in self.works):
+            await self._insert_new()
+        for work in self.works:
+            if not work.dropped:
+                self.counts.values.update(
+                    {key: self.counts.values.get(key, 0) + value for key, value in work.counts.values.items()}
+                )
         await self._write_runs()
         await self._write_events()
         await self._write_timers()
@@ -433,8 +553,11 @@ class _Batch:
     async def _write_runs(self) -> None:
         rows = []
         for work in self.works:
-            if not work.changed or work.state is None:
+            if not work.changed or work.state is None or work.dropped:
                 continue
+            if work.written is work.state and work.http is None:
+                self.after.summary[work.state.status] += 1
+                continue  # inserted with this very state
             state = work.state
             waiting = state.waiting
             pending_http = work.row["pending_http"]
@@ -460,7 +583,7 @@ class _Batch:
             )
             self.after.summary[state.status] += 1
         await update_rows(
-            Run.raw,
+            execute,
             "runs",
             "id",
             [
@@ -494,7 +617,7 @@ class _Batch:
         for work in self.works:
             before = _timer_of(work.before)
             after = _timer_of(work.state)
-            if before == after:
+            if before == after or work.dropped:
                 continue
             reset.append(work.row["id"])
             if after is not None and work.timer is not None and work.timer[0] == after:
@@ -523,6 +646,8 @@ class _Batch:
 
     async def _write_groups(self) -> None:
         for work, action in self.group_changes:
+            if work.dropped:
+                continue
             workspace_id, contact_id = work.row["workspace"], work.row["contact"]
             if action.action == "add":
                 from backend.audience.tables import Group
@@ -542,6 +667,8 @@ class _Batch:
 
     async def _write_consent(self) -> None:
         for work, action in self.consent_changes:
+            if work.dropped:
+                continue
             sender = work.sender
             if sender is None:
                 continue
@@ -583,6 +710,45 @@ class _Batch:
 
 
 # --- helpers -------------------------------------------------------------------------------------------
+
+INSERT_ROWS = 500
+_RUN_COLUMNS = (
+    "workspace, flow, flow_version, campaign_id, contact, sender, trigger, entry, status, current_node, "
+    "waiting_kind, waiting_ref, state, pending_http, started_at, updated_at, ended_at, ended_reason"
+)
+_RUN_ROW = "(" + ", ".join("{}" for _ in _RUN_COLUMNS.split(", ")) + ")"
+
+
+def _new_row(work: _Work, now: datetime) -> tuple[Any, ...]:
+    """A new run's values for :data:`_RUN_COLUMNS`, at the state its first step left it in."""
+    row, state = work.row, work.state
+    waiting = state.waiting if state is not None else None
+    finished = state is not None and state.status in FINISHED
+    pending_http = (
+        msgspec.json.encode(work.http).decode()
+        if work.http is not None and waiting and waiting.kind == "http"
+        else None
+    )
+    return (
+        row["workspace"],
+        row["flow"],
+        row["flow_version"],
+        row["campaign_id"],
+        row["contact"],
+        row["sender"],
+        row["trigger"],
+        row["entry"],
+        state.status if state is not None else "active",
+        state.current_node if state is not None else None,
+        waiting.kind if waiting is not None else None,
+        waiting.message_ref if waiting is not None and waiting.message_ref else None,
+        encode_state(state) if state is not None else None,
+        pending_http,
+        now,
+        now,
+        now if finished else None,
+        state.ended_reason if finished and state is not None else "",
+    )
 
 
 def snapshot_of(contact: dict[str, Any]) -> ContactSnapshot:
