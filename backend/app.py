@@ -18,7 +18,6 @@ from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 from backend.audience import controllers as audience
-from backend.audit.controllers import AuditController
 from backend.campaigns import controllers as campaigns
 from backend.campaigns import tasks as campaign_tasks
 from backend.config import Settings, get_settings
@@ -38,6 +37,7 @@ from backend.providers.registry import Providers
 from backend.runs import controllers as runs
 from backend.senders import controllers as senders
 from backend.webhooks import controllers as webhooks
+from backend.workspaces.audit_log import AuditController
 from backend.workspaces.auth import BearerAuthMiddleware, provide_principal
 from backend.workspaces.controllers import (
     ApiKeyController,

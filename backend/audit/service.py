@@ -3,14 +3,29 @@ and its record are written together or not at all."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from backend.audit.tables import AuditEvent
-from backend.workspaces.auth import Principal
+
+
+class Actor(Protocol):
+    """Who acts: any API caller (:class:`backend.workspaces.auth.Principal` is one)."""
+
+    @property
+    def workspace_id(self) -> int: ...
+
+    @property
+    def user_id(self) -> int | None: ...
+
+    @property
+    def credential_id(self) -> int: ...
+
+    @property
+    def label(self) -> str: ...
 
 
 async def record(
-    principal: Principal,
+    principal: Actor,
     action: str,
     *,
     target_type: str = "",

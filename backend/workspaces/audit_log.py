@@ -1,10 +1,17 @@
+"""The workspace's audit log as its admins read it (``GET /api/v1/audit-log``).
+
+Recording lives in :mod:`backend.audit` (every domain writes there, in the transaction of its change);
+reading it is workspace administration, beside users, keys and settings. This way ``backend.audit``
+depends on nothing of the workspaces domain, and workspaces depend on it, one way.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, get
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
 from backend.audit.tables import AuditEvent
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
@@ -17,7 +24,7 @@ class AuditEventOut(Output):
     id: int
     at: datetime
     actor: str
-    actor_user_id: FromPath[int] | None
+    actor_user_id: int | None
     action: str
     target_type: str
     target_id: str
