@@ -148,6 +148,27 @@ class MessageCounter:
             self.bridge.changed(counts.campaigns())
 
 
+class ConsentCounter:
+    """Counts the opt-outs a campaign caused (a STOP in reply to its message, its flow's opt-out step),
+    in the transaction that records them: only new opt-outs (an extended one was out already)."""
+
+    def __init__(self, bridge: CampaignBridge | None = None) -> None:
+        self.bridge = bridge
+
+    async def consent_recorded(self, workspace_id: int, event: dict[str, Any]) -> None:
+        evidence = event.get("evidence") or {}
+        campaign_id = evidence.get("campaign_id")
+        if event.get("kind") != "opt_out" or not isinstance(campaign_id, int):
+            return
+        node = evidence.get("node_id") or node_of(evidence.get("message_ref"))
+        counts = hooks.Counts()
+        counts.both(campaign_id, node if isinstance(node, str) else None, "opted_out")
+        if await Campaign.exists().where((Campaign.id == campaign_id) & (Campaign.workspace == workspace_id)):
+            await add(counts)
+            if self.bridge is not None:
+                self.bridge.changed({campaign_id})
+
+
 # --- reading ----------------------------------------------------------------------------------------
 
 

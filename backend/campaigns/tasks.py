@@ -16,7 +16,8 @@ from typing import Any
 from arq import cron, func
 
 from backend.campaigns import scheduler, triggers
-from backend.campaigns.stats import CampaignBridge, MessageCounter
+from backend.campaigns.stats import CampaignBridge, ConsentCounter, MessageCounter
+from backend.consent import observers as consent_observers
 from backend.core import ticker
 from backend.messages import observers
 from backend.runs import hooks
@@ -27,7 +28,7 @@ TRIGGER_JOB_TIMEOUT_S = 600
 BATCH_JOB_TIMEOUT_S = 120
 
 
-_installed: list[tuple[CampaignBridge, MessageCounter]] = []
+_installed: list[tuple[CampaignBridge, MessageCounter, ConsentCounter]] = []
 """The process's one bridge and counter, with one entry per installer still running (an api and a
 worker in one process, as in the tests, must not count every status change twice)."""
 
@@ -36,22 +37,25 @@ def install(redis: Any, stack: contextlib.AsyncExitStack) -> CampaignBridge:
     """Plug campaigns into runs (policies, counters) and into the gateway's status changes, once per
     process; undone when the last installer's ``stack`` closes."""
     if _installed:
-        bridge, counter = _installed[0]
+        bridge, counter, opt_outs = _installed[0]
     else:
         bridge = CampaignBridge(redis)
         counter = MessageCounter(bridge)
+        opt_outs = ConsentCounter(bridge)
         hooks.install(bridge)
         observers.add(counter)
-    _installed.append((bridge, counter))
+        consent_observers.add(opt_outs)
+    _installed.append((bridge, counter, opt_outs))
     stack.callback(_uninstall)
     return bridge
 
 
 def _uninstall() -> None:
-    _, counter = _installed.pop()
+    _, counter, opt_outs = _installed.pop()
     if not _installed:
         hooks.install(None)
         observers.remove(counter)
+        consent_observers.remove(opt_outs)
 
 
 async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:

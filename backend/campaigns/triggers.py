@@ -1,7 +1,7 @@
 """One trigger's work: select the group's eligible members and hand them to the workers in batches.
 
-**Selecting** (the ``run_trigger`` job) pages through the eligible members (:mod:`backend.campaigns.
-audience`, keyset pages of 5,000: memory stays flat whatever the group's size) and stores them as
+**Selecting** (the ``run_trigger`` job) pages through the members (:mod:`backend.campaigns.audience`,
+keyset pages of 5,000: memory stays flat whatever the group's size) and stores the eligible ones as
 batches of :data:`BATCH` consecutive members, committed with the trigger's cursor, then enqueues one job
 per batch. A trigger that dies resumes after its last committed page.
 
@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.campaigns import service
-from backend.campaigns.audience import PAGE, eligible_contacts, eligible_page
+from backend.campaigns.audience import eligible_contacts, eligible_page
 from backend.campaigns.tables import Campaign, CampaignBatch, CampaignTrigger
 from backend.core.database import locked, transaction
 from backend.runs import engine
@@ -51,9 +51,10 @@ async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = Non
             return {"status": "stopped", "selected": selected}
         audience = await service.audience_of(campaign["workspace"], campaign)
         clock = time.perf_counter()
-        members = await eligible_page(audience, after=trigger["cursor"], now=moment)
+        page = await eligible_page(audience, after=trigger["cursor"], now=moment)
+        members = page.eligible
         spent_ms = int((time.perf_counter() - clock) * 1000)
-        finished = len(members) < PAGE
+        finished = not page.full
         async with transaction():
             # The campaign first (share lock), then the trigger: the order every writer keeps.
             current = await locked(
@@ -74,7 +75,7 @@ async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = Non
                 inserted = await CampaignBatch.insert(*batches).returning(CampaignBatch.id)
                 batch_ids = [row["id"] for row in inserted]
             values: dict[str, Any] = {
-                "cursor": members[-1] if members else trigger["cursor"],
+                "cursor": page.last if page.last is not None else trigger["cursor"],
                 "enrolled": trigger["enrolled"] + len(members),
                 "heartbeat_at": moment,
                 "enroll_ms": (trigger["enroll_ms"] or 0) + spent_ms,

@@ -77,6 +77,8 @@ class CampaignContext:
 
     campaign_id: int | None
     category_id: int | None
+    message_ref: str | None = None
+    """The flow step whose message it answers ("node#visit"), for the campaign's per-step counts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,8 @@ async def _act(
     proof = {**(evidence or {}), "text": text, "keyword": keyword}
     if campaign is not None:
         proof["campaign_id"] = campaign.campaign_id
+        if campaign.message_ref:
+            proof["message_ref"] = campaign.message_ref
     actor = f"keyword {keyword} from {from_address}"
     if action == "opted_out":
         result = await service.apply_opt_out(

@@ -28,7 +28,7 @@ import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from backend.audience.addresses import normalise_address
-from backend.consent import validation
+from backend.consent import observers, validation
 from backend.consent.tables import ConsentEvent, OptOutEntry
 from backend.core.database import current_engine, locked
 from backend.webhooks import service as webhooks
@@ -414,6 +414,7 @@ class Ledger:
             ConsentEvent.id
         )
         event = event_json({"id": inserted[0]["id"], **values})
+        await observers.notify(self.workspace_id, event)
         deliveries = await webhooks.emit(
             self.workspace_id, OPTED_IN if kind == "opt_in" else OPTED_OUT, event
         )

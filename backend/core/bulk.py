@@ -74,7 +74,7 @@ async def execute(sql: str, *args: Any) -> list[dict[str, Any]]:
     if transaction is None:
         from piccolo.querystring import QueryString
 
-        return await engine.run_querystring(QueryString(sql, *args))
+        return [dict(row) for row in await engine.run_querystring(QueryString(sql, *args))]
     connection = transaction.connection
     if isinstance(engine, SQLiteEngine):
         return list(await connection.execute_fetchall(sql.replace("{}", "?"), args))

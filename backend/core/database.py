@@ -30,7 +30,11 @@ def engine_for_url(url: str) -> Engine:
         return SQLiteEngine(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
     dsn = url.replace("postgres://", "postgresql://", 1)
     database = urlparse(dsn).path.lstrip("/") or "postgres"
-    return PostgresEngine(config={"dsn": dsn, "database": database}, extensions=())
+    # JIT compiles a query's expressions when its estimated cost is high; for the short, repeated
+    # statements of an OLTP service it only adds its compile time (20 ms on an audience page of 5 ms).
+    return PostgresEngine(
+        config={"dsn": dsn, "database": database, "server_settings": {"jit": "off"}}, extensions=()
+    )
 
 
 def current_engine() -> Engine:

@@ -361,7 +361,7 @@ async def _replied_message(sender: dict[str, Any], context_id: str | None) -> di
     """Our outbound message on this sender that the provider says this one answers."""
     if not context_id:
         return None
-    columns = (Message.id, Message.campaign_id, Message.category, Message.kind)
+    columns = (Message.id, Message.campaign_id, Message.category, Message.kind, Message.message_ref)
     base = (Message.sender == sender["id"]) & (Message.direction == "outbound")
     found = await Message.select(*columns).where(base & (Message.provider_message_id == context_id)).first()
     if found is None and sender["provider"] == "sandbox" and context_id.startswith("sandbox-"):
@@ -379,7 +379,9 @@ async def _campaign_context(
     source = replied
     if source is None:
         source = (
-            await Message.select(Message.campaign_id, Message.category, Message.kind, Message.created_at)
+            await Message.select(
+                Message.campaign_id, Message.category, Message.kind, Message.message_ref, Message.created_at
+            )
             .where(
                 (Message.sender == sender["id"])
                 & (Message.direction == "outbound")
@@ -397,7 +399,9 @@ async def _campaign_context(
         (MarketingCategory.id == category_id) & (MarketingCategory.workspace == sender["workspace"])
     ):
         category_id = None  # the category was deleted since: the workspace's duration applies
-    return keywords.CampaignContext(campaign_id=source["campaign_id"], category_id=category_id)
+    return keywords.CampaignContext(
+        campaign_id=source["campaign_id"], category_id=category_id, message_ref=source["message_ref"]
+    )
 
 
 async def _status(

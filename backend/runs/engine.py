@@ -425,9 +425,7 @@ class _Batch:
             elif isinstance(action, ChangeGroup):
                 self.group_changes.append((work, action))
             elif isinstance(action, OptOut | OptIn):
-                self.consent_changes.append((work, action))
-                if isinstance(action, OptOut):
-                    work.counts.both(work.campaign_id, action.node_id, "opted_out")
+                self.consent_changes.append((work, action))  # counted by the consent observer
 
     def _draft(
         self,

@@ -155,3 +155,23 @@ async def test_another_workspace_sees_neither_stats_nor_report(client, tenant, m
     for path in ("stats", "report", "audience", "audience/excluded"):
         response = await client.get(f"/api/v1/campaigns/{campaign['id']}/{path}", headers=other.headers())
         assert response.status_code == 404, path
+
+
+async def test_opt_outs_the_campaign_caused_are_counted_on_the_step_they_answered(
+    client, tenant, redis_url, fake_providers
+):
+    """A STOP in reply to the offer counts as an opt-out of the campaign, on the offer's step; a STOP that
+    answers nothing of the campaign (another sender's conversation) does not."""
+    from backend.messages.tables import Message
+
+    sender, campaign = await _setup(client, tenant, fake_providers, size=3, opted_out=0)
+    await start_and_work(redis_url, campaign)
+    offers = await Message.select().where(Message.campaign_id == campaign["id"]).order_by(Message.id)
+    stop = wa.whatsapp_webhook(wa.wa_text(offers[0]["address"], "STOP"))
+    assert (await post_webhook(client, sender["id"], stop)).status_code == 200
+    await work(redis_url)
+
+    stats = await _stats(client, tenant, campaign["id"])
+    assert stats["totals"]["opted_out"] == 1
+    assert stats["nodes"]["offer"]["opted_out"] == 1
+    assert stats["totals"]["replied"] == 0  # STOP is the consent service's, never a flow's answer
