@@ -20,7 +20,7 @@ from backend.audit import service as audit
 from backend.campaigns import plan, states
 from backend.campaigns.audience import Audience
 from backend.campaigns.schemas import CampaignCreate, CampaignOut, CampaignPatch, EveryOut
-from backend.campaigns.tables import Campaign, CampaignTrigger
+from backend.campaigns.tables import Campaign, CampaignStat, CampaignTrigger
 from backend.consent.tables import MarketingCategory
 from backend.core.database import contains_text, locked, transaction
 from backend.core.errors import FieldProblem, InvalidInput, NotFound
@@ -508,6 +508,7 @@ async def delete_campaign(principal: Principal, campaign_id: int, now: datetime 
         cancelled = await messages.cancel_campaign_messages(campaign_id, "cancelled", moment)
         interrupted = await runs.close_campaign_runs(campaign_id, "interrupted", "campaign_deleted", moment)
         await Campaign.delete().where(Campaign.id == campaign_id)
+        await CampaignStat.delete().where(CampaignStat.campaign == campaign_id)
         await audit.record(
             principal,
             "campaign.deleted",

@@ -115,7 +115,9 @@ class CampaignStat(Table, tablename="campaign_stats"):
     """
 
     id = BigSerial(primary_key=True)
-    campaign = ForeignKey(Campaign, on_delete=OnDelete.cascade, null=False)
+    campaign = BigInt()
+    """The campaign's id, not a foreign key: a send settled after its campaign was deleted still counts
+    (nowhere) instead of failing the send path's transaction; deleting a campaign deletes its counters."""
     node = Varchar(length=100, default="")
     metric = Varchar(length=64)
     value = BigInt(default=0)

@@ -1,9 +1,9 @@
 """One trigger's work: select the group's eligible members and hand them to the workers in batches.
 
 **Selecting** (the ``run_trigger`` job) pages through the members (:mod:`backend.campaigns.audience`,
-keyset pages of 5,000: memory stays flat whatever the group's size) and stores the eligible ones as
-batches of :data:`BATCH` consecutive members, committed with the trigger's cursor, then enqueues one job
-per batch. A trigger that dies resumes after its last committed page.
+keyset pages of 10,000: memory stays flat whatever the group's size) and stores the eligible ones as
+batches of :data:`BATCH` consecutive members, committed with the trigger's cursor; once the group is done
+it enqueues one job per batch. A trigger that dies resumes after its last committed page.
 
 **Starting** (the ``start_batch`` job) creates the runs of a batch's members who are still eligible and
 steps them (their first messages are stored, queued and enqueued), in one transaction with the batch's
@@ -70,10 +70,8 @@ async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = Non
             if current is None or current["status"] != "running":
                 continue  # checked again at the top of the loop
             batches = _batches(trigger_id, campaign["id"], trigger["cursor"], members, moment)
-            batch_ids: list[int] = []
             if batches:
-                inserted = await CampaignBatch.insert(*batches).returning(CampaignBatch.id)
-                batch_ids = [row["id"] for row in inserted]
+                await CampaignBatch.insert(*batches)
             values: dict[str, Any] = {
                 "cursor": page.last if page.last is not None else trigger["cursor"],
                 "enrolled": trigger["enrolled"] + len(members),
@@ -84,8 +82,15 @@ async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = Non
                 values["status"] = "enrolled"
             await _set(trigger_id, **values)
         selected += len(members)
-        await enqueue_batches(queue, batch_ids)
         if finished:
+            # Every batch of the trigger, also those a dead job of it stored: the database gives itself
+            # to the selection first (seconds for a million members), then the batches start.
+            pending = (
+                await CampaignBatch.select(CampaignBatch.id)
+                .where((CampaignBatch.trigger == trigger_id) & (CampaignBatch.status == "pending"))
+                .order_by(CampaignBatch.id)
+            )
+            await enqueue_batches(queue, [row["id"] for row in pending])
             async with transaction():
                 await _complete_if_done(trigger_id, moment)
             log.info("trigger %s of campaign %s selected %d members", trigger_id, campaign["id"], selected)

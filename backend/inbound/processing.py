@@ -291,9 +291,13 @@ async def _message(
     action, _ = keywords.decide(sender, said)
     if action == "none":
         return AfterCommit(handoff=True)
-    if action == "opted_in" and await _later_opt_out(sender, address, message_id, event.timestamp or now):
+    if action == "opted_in" and await _later_opt_out(
+        sender, address, contact_id, message_id, event.timestamp or now
+    ):
         return AfterCommit(note="keyword: opt-in superseded by a later opt-out from the same address")
-    campaign = await _campaign_context(sender, address, replied, now) if action == "opted_out" else None
+    campaign = (
+        await _campaign_context(sender, address, contact_id, replied, now) if action == "opted_out" else None
+    )
     outcome = await keywords.handle_keyword(
         workspace_id,
         sender,
@@ -313,7 +317,9 @@ async def _message(
     return after
 
 
-async def _later_opt_out(sender: dict[str, Any], address: str, message_id: int, sent_at: datetime) -> bool:
+async def _later_opt_out(
+    sender: dict[str, Any], address: str, contact_id: int, message_id: int, sent_at: datetime
+) -> bool:
     """Whether the person already said an opt-out keyword to this sender AFTER this opt-in was written.
 
     Messages in separate webhooks are processed by concurrent jobs, so a START can be processed after a
@@ -324,7 +330,11 @@ async def _later_opt_out(sender: dict[str, Any], address: str, message_id: int, 
     later = (
         await Message.select(Message.text)
         .where(
-            (Message.sender == sender["id"])
+            # By contact first: the (workspace, contact, id) index finds a person's few messages among
+            # millions (there is no index on the address).
+            (Message.workspace == sender["workspace"])
+            & (Message.contact == contact_id)
+            & (Message.sender == sender["id"])
             & (Message.direction == "inbound")
             & (Message.address == address)
             & (Message.created_at > sent_at)
@@ -373,7 +383,7 @@ async def _replied_message(sender: dict[str, Any], context_id: str | None) -> di
 
 
 async def _campaign_context(
-    sender: dict[str, Any], address: str, replied: dict[str, Any] | None, now: datetime
+    sender: dict[str, Any], address: str, contact_id: int, replied: dict[str, Any] | None, now: datetime
 ) -> keywords.CampaignContext | None:
     """The campaign a STOP answers (its category sets how long the opt-out lasts), or None: permanent."""
     source = replied
@@ -383,7 +393,9 @@ async def _campaign_context(
                 Message.campaign_id, Message.category, Message.kind, Message.message_ref, Message.created_at
             )
             .where(
-                (Message.sender == sender["id"])
+                (Message.workspace == sender["workspace"])
+                & (Message.contact == contact_id)
+                & (Message.sender == sender["id"])
                 & (Message.direction == "outbound")
                 & (Message.address == address)
             )
