@@ -105,9 +105,8 @@ async def start_due(queue: Any, now: datetime) -> int:
         await messages.enqueue_sends(queue, released, suffix=f":released{int(now.timestamp())}")
         if row["started_at"] is not None:  # a resumed campaign: batches and runs may have work waiting
             suffix = f":resumed{int(now.timestamp())}"
-            await triggers.enqueue_batches(
-                queue, [b["id"] for b in await triggers.pending_batches(campaign_id)], suffix
-            )
+            for trigger_id in await _triggers_with_pending_batches(campaign_id):
+                await triggers.start_lanes(queue, trigger_id, suffix)
             await runs.wake_campaign(campaign_id, queue, now)
     return started
 
@@ -207,7 +206,8 @@ async def enqueue_trigger(queue: Any, trigger_id: int, suffix: str = "") -> None
 
 async def revive(queue: Any, now: datetime | None = None) -> dict[str, int]:
     """Enqueue again what lost its job (a killed worker, a flushed Redis): triggers whose selection
-    stopped beating, and pending batches of running campaigns older than :data:`triggers.STALE_BATCH`."""
+    stopped beating, and the lanes of running campaigns' triggers that have pending batches but finished
+    none for :data:`triggers.STALE_LANES`."""
     moment = now or datetime.now(UTC)
     bucket = f":revived{int(moment.timestamp()) // 60}"
     stale = await CampaignTrigger.select(CampaignTrigger.id).where(
@@ -215,11 +215,20 @@ async def revive(queue: Any, now: datetime | None = None) -> dict[str, int]:
     )
     for row in stale:
         await enqueue_trigger(queue, row["id"], bucket)
-    running = {row["id"] for row in await Campaign.select(Campaign.id).where(Campaign.status == "running")}
-    batches = [
-        row["id"]
-        for row in await triggers.pending_batches(older_than=moment - triggers.STALE_BATCH)
-        if row["campaign_id"] in running
-    ]
-    await triggers.enqueue_batches(queue, batches, bucket)
-    return {"triggers": len(stale), "batches": len(batches)}
+    idle = await CampaignTrigger.raw(
+        'SELECT t.id FROM "campaign_triggers" t JOIN "campaigns" c ON c.id = t.campaign '
+        "WHERE c.status = 'running' AND t.status IN ('enrolled', 'stopped') AND t.heartbeat_at < {} "
+        "AND EXISTS (SELECT 1 FROM \"campaign_batches\" b WHERE b.trigger = t.id AND b.status = 'pending')",
+        moment - triggers.STALE_LANES,
+    )
+    for row in idle:
+        await triggers.start_lanes(queue, row["id"], bucket)
+    return {"triggers": len(stale), "lanes": len(idle)}
+
+
+async def _triggers_with_pending_batches(campaign_id: int) -> list[int]:
+    rows = await CampaignTrigger.raw(
+        "SELECT DISTINCT b.trigger AS id FROM \"campaign_batches\" b WHERE b.campaign_id = {} AND b.status = 'pending'",
+        campaign_id,
+    )
+    return [row["id"] for row in rows]

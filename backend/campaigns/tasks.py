@@ -1,7 +1,7 @@
 """Worker jobs of campaigns (registered in backend/worker.py through FUNCTIONS and CRON_JOBS).
 
-``run_trigger`` selects one trigger's audience into batches and ``start_batch`` starts a batch's runs
-(:mod:`backend.campaigns.triggers`); ``revive_campaign_work`` (every minute) re-enqueues what a lost job
+``run_trigger`` selects one trigger's audience into batches and ``run_lane`` starts them, batch after
+batch (:mod:`backend.campaigns.triggers`); ``revive_campaign_work`` (every minute) re-enqueues what a lost job
 left behind. The scheduler
 (:func:`backend.campaigns.scheduler.tick`) runs every second on a ticker of each worker. :func:`startup`
 installs the bridge runs use to ask about campaigns and count for them, for the worker process; the api
@@ -10,7 +10,6 @@ process installs it in its lifespan (:func:`install`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -26,13 +25,9 @@ from backend.runs import hooks
 TICKERS_KEY = "tickers"
 SCHEDULER_TICK_S = 1.0
 TRIGGER_JOB_TIMEOUT_S = 600
-BATCH_JOB_TIMEOUT_S = 300
-BATCH_SLOTS_KEY = "campaign_batch_slots"
-BATCHES_IN_FLIGHT = 4
-"""Batches a worker process starts at once. Each holds 500 runs and their messages in memory and one
-transaction open; more at once only queue at the database (SQLite has one writer) while the worker's
-memory grows with the backlog: with a limit, a worker's peak memory is the same at 100,000 and at
-1,000,000 contacts."""
+LANE_JOB_TIMEOUT_S = 3600
+"""A lane starts batch after batch: a million-member trigger keeps its four lanes busy for minutes. A lane
+killed mid-way is revived by the minute's sweep long before arq would retry it."""
 
 
 _installed: list[tuple[CampaignBridge, MessageCounter, ConsentCounter]] = []
@@ -68,7 +63,6 @@ def _uninstall() -> None:
 async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
     queue = ctx["redis"]
     install(queue, stack)
-    ctx[BATCH_SLOTS_KEY] = asyncio.Semaphore(BATCHES_IN_FLIGHT)
     if ctx.get(TICKERS_KEY, True):
 
         async def tick() -> bool:
@@ -82,9 +76,8 @@ async def run_trigger(ctx: dict[str, Any], trigger_id: int) -> dict[str, Any]:
     return await triggers.run_trigger(trigger_id, queue=ctx["redis"])
 
 
-async def start_batch(ctx: dict[str, Any], batch_id: int) -> dict[str, Any]:
-    async with ctx[BATCH_SLOTS_KEY]:  # the process's slots, made at start-up (arq copies ctx per job)
-        return await triggers.start_batch(batch_id, queue=ctx["redis"])
+async def run_lane(ctx: dict[str, Any], trigger_id: int, lane: int) -> dict[str, Any]:
+    return await triggers.run_lane(trigger_id, queue=ctx["redis"])
 
 
 async def revive_campaign_work(ctx: dict[str, Any]) -> dict[str, int]:
@@ -93,7 +86,7 @@ async def revive_campaign_work(ctx: dict[str, Any]) -> dict[str, int]:
 
 FUNCTIONS: list = [
     func(run_trigger, name=scheduler.TRIGGER_JOB, timeout=TRIGGER_JOB_TIMEOUT_S),
-    func(start_batch, name=triggers.BATCH_JOB, timeout=BATCH_JOB_TIMEOUT_S),
+    func(run_lane, name=triggers.LANE_JOB, timeout=LANE_JOB_TIMEOUT_S),
     revive_campaign_work,
 ]
 CRON_JOBS: list = [cron(revive_campaign_work, second={50}, unique=True, timeout=50)]

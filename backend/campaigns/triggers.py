@@ -5,11 +5,12 @@ keyset pages of 10,000: memory stays flat whatever the group's size) and stores 
 batches of :data:`BATCH` consecutive members, committed with the trigger's cursor; once the group is done
 it enqueues one job per batch. A trigger that dies resumes after its last committed page.
 
-**Starting** (the ``start_batch`` job) creates the runs of a batch's members who are still eligible and
-steps them (their first messages are stored, queued and enqueued), in one transaction with the batch's
-``done``: a batch that runs twice starts no one twice (``(campaign, contact, entry)`` is unique). A batch
-whose campaign is paused waits ``pending``; resume enqueues it again, and so does the sweeper when its
-job was lost. The trigger is ``done`` when its last batch is.
+**Starting** (:data:`LANES` ``run_lane`` jobs per trigger) takes the pending batches one after the other:
+creates the runs of a batch's members who are still eligible and steps them (their first messages are
+stored, queued and enqueued), in one transaction with the batch's ``done``: a batch that runs twice
+starts no one twice (``(campaign, contact, entry)`` is unique). While the campaign is paused the lanes
+stop and its batches wait ``pending``; resume starts the lanes again, and so does the sweeper when they
+were lost. The trigger is ``done`` when its last batch is.
 """
 
 from __future__ import annotations
@@ -19,17 +20,24 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from piccolo.engine.sqlite import SQLiteEngine
+
 from backend.campaigns import service
 from backend.campaigns.audience import eligible_contacts, eligible_page
 from backend.campaigns.tables import Campaign, CampaignBatch, CampaignTrigger
-from backend.core.database import locked, transaction
+from backend.core.database import current_engine, locked, transaction
 from backend.runs import engine
 
 log = logging.getLogger(__name__)
 
 BATCH = engine.RUN_BATCH
-BATCH_JOB = "start_batch"
-STALE_BATCH = timedelta(minutes=2)
+LANE_JOB = "run_lane"
+LANES = 4
+"""Lanes per trigger: jobs that each start the trigger's pending batches one after the other. Batches
+of one campaign go on in parallel up to here (more only queue at the database, SQLite having one
+writer), and a long backlog never fills a worker's job slots with waiting batches: sends keep going."""
+STALE_LANES = timedelta(minutes=2)
+"""A trigger with pending batches whose lanes finished none for this long lost them (the sweeper)."""
 
 
 async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = None) -> dict[str, Any]:
@@ -83,14 +91,9 @@ async def run_trigger(trigger_id: int, *, queue: Any, now: datetime | None = Non
             await _set(trigger_id, **values)
         selected += len(members)
         if finished:
-            # Every batch of the trigger, also those a dead job of it stored: the database gives itself
-            # to the selection first (seconds for a million members), then the batches start.
-            pending = (
-                await CampaignBatch.select(CampaignBatch.id)
-                .where((CampaignBatch.trigger == trigger_id) & (CampaignBatch.status == "pending"))
-                .order_by(CampaignBatch.id)
-            )
-            await enqueue_batches(queue, [row["id"] for row in pending])
+            # The database gives itself to the selection first (seconds for a million members), then the
+            # lanes start the batches (also those a dead job of this trigger stored).
+            await start_lanes(queue, trigger_id)
             async with transaction():
                 await _complete_if_done(trigger_id, moment)
             log.info("trigger %s of campaign %s selected %d members", trigger_id, campaign["id"], selected)
@@ -119,33 +122,49 @@ def _batches(
     return batches
 
 
-async def enqueue_batches(queue: Any, batch_ids: list[int], suffix: str = "") -> None:
+async def start_lanes(queue: Any, trigger_id: int, suffix: str = "") -> None:
+    """Enqueue the trigger's :data:`LANES` lane jobs (a lane still running keeps its job id)."""
     if queue is None:
         return
-    for batch_id in batch_ids:
-        await queue.enqueue_job(BATCH_JOB, batch_id, _job_id=f"batch:{batch_id}{suffix}")
+    for lane in range(LANES):
+        await queue.enqueue_job(LANE_JOB, trigger_id, lane, _job_id=f"lane:{trigger_id}:{lane}{suffix}")
 
 
-async def start_batch(batch_id: int, *, queue: Any, now: datetime | None = None) -> dict[str, Any]:
-    """Create and step the runs of one batch; a no-op when it is done or its campaign does not run."""
+async def run_lane(trigger_id: int, *, queue: Any) -> dict[str, Any]:
+    """Start the trigger's pending batches one after the other until none is left (or its campaign
+    stops running); what it did. Lanes of one trigger never take the same batch."""
+    done: dict[str, Any] = {"batches": 0, "started": 0}
+    while True:
+        result = await start_next_batch(trigger_id, queue=queue)
+        if result["status"] != "done":
+            done["status"] = result["status"]
+            return done
+        done["batches"] += 1
+        done["started"] += result.get("started", 0)
+
+
+async def start_next_batch(trigger_id: int, *, queue: Any, now: datetime | None = None) -> dict[str, Any]:
+    """Create and step the runs of the trigger's next pending batch, in one transaction: ``done``, or
+    ``empty`` (no batch left), ``held`` (the campaign is not running) or ``gone``."""
     moment = now or datetime.now(UTC)
     async with transaction():
         head = (
-            await CampaignBatch.select(CampaignBatch.campaign_id, CampaignBatch.status)
-            .where(CampaignBatch.id == batch_id)
+            await CampaignTrigger.select(CampaignTrigger.campaign)
+            .where(CampaignTrigger.id == trigger_id)
             .first()
         )
-        if head is None or head["status"] != "pending":
-            return {"status": "skipped"}
+        if head is None:
+            return {"status": "gone"}
         # The campaign first (share lock), then the batch: the order every writer keeps.
-        campaign = await locked(
-            Campaign.select().where(Campaign.id == head["campaign_id"]), share=True
-        ).first()
-        batch = await locked(CampaignBatch.select().where(CampaignBatch.id == batch_id)).first()
-        if batch is None or batch["status"] != "pending" or campaign is None:
-            return {"status": "skipped"}
+        campaign = await locked(Campaign.select().where(Campaign.id == head["campaign"]), share=True).first()
+        if campaign is None:
+            return {"status": "gone"}
         if campaign["status"] != "running" or campaign["flow_version"] is None:
             return {"status": "held"}
+        batch = await _take_pending(trigger_id)
+        if batch is None:
+            await _complete_if_done(trigger_id, moment)
+            return {"status": "empty"}
         audience = await service.audience_of(campaign["workspace"], campaign)
         contacts = await eligible_contacts(audience, after=batch["after"], last=batch["last"], now=moment)
         after = await engine.start_new(
@@ -166,11 +185,28 @@ async def start_batch(batch_id: int, *, queue: Any, now: datetime | None = None)
         started = after.summary.get("started", 0)
         await CampaignBatch.update(
             {CampaignBatch.status: "done", CampaignBatch.started: started, CampaignBatch.done_at: moment}
-        ).where(CampaignBatch.id == batch_id)
-        await _complete_if_done(batch["trigger"], moment)
+        ).where(CampaignBatch.id == batch["id"])
+        # The lanes' heartbeat: the sweeper leaves a trigger alone while its batches keep finishing.
+        await CampaignTrigger.update({CampaignTrigger.heartbeat_at: moment}).where(
+            CampaignTrigger.id == trigger_id
+        )
     after.campaigns.add(campaign["id"])
     await after.dispatch(queue)
     return {"status": "done", **after.summary}
+
+
+async def _take_pending(trigger_id: int) -> dict[str, Any] | None:
+    """The trigger's lowest pending batch, locked for this transaction; on PostgreSQL a batch another lane
+    holds is skipped (SQLite runs one write transaction at a time: the other lane's is committed)."""
+    query = (
+        CampaignBatch.select()
+        .where((CampaignBatch.trigger == trigger_id) & (CampaignBatch.status == "pending"))
+        .order_by(CampaignBatch.id)
+        .limit(1)
+    )
+    if not isinstance(current_engine(), SQLiteEngine):
+        query = query.lock_rows("UPDATE", skip_locked=True)
+    return await query.first()
 
 
 async def _complete_if_done(trigger_id: int, now: datetime) -> None:
@@ -182,19 +218,6 @@ async def _complete_if_done(trigger_id: int, now: datetime) -> None:
         await CampaignTrigger.update(
             {CampaignTrigger.status: "done", CampaignTrigger.finished_at: now}
         ).where((CampaignTrigger.id == trigger_id) & (CampaignTrigger.status == "enrolled"))
-
-
-async def pending_batches(
-    campaign_id: int | None = None, older_than: datetime | None = None
-) -> list[dict[str, Any]]:
-    query = CampaignBatch.select(CampaignBatch.id, CampaignBatch.campaign_id).where(
-        CampaignBatch.status == "pending"
-    )
-    if campaign_id is not None:
-        query = query.where(CampaignBatch.campaign_id == campaign_id)
-    if older_than is not None:
-        query = query.where(CampaignBatch.created_at < older_than)
-    return await query.order_by(CampaignBatch.id)
 
 
 async def _set(trigger_id: int, **values: Any) -> None:
