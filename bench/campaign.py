@@ -74,76 +74,6 @@ GRAPH = {
 # --- the sink: a fake WhatsApp Cloud API that counts who it was asked to message -------------------------
 
 
-def run_sink(port: int) -> None:
-    """Raw ASGI under uvicorn + httptools + uvloop (as cheap as a server answers). ``GET /stats`` tells
-    how many sends it answered, to how many distinct numbers, which ones more than once, and when the
-    last one came (``time.time()``)."""
-    import itertools
-
-    import msgspec
-    import uvicorn
-
-    counter = itertools.count(1)
-    seen: dict[bytes, int] = {}
-    last = [0.0]
-    encode = msgspec.json.Encoder().encode
-    decode = msgspec.json.Decoder().decode
-    json_headers = [(b"content-type", b"application/json")]
-
-    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        if scope["path"] == "/reset":
-            seen.clear()
-            await send({"type": "http.response.start", "status": 204, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        if scope["method"] == "GET":
-            repeated = {key.decode(): count for key, count in seen.items() if count > 1}
-            answer = {
-                "total": sum(seen.values()),
-                "distinct": len(seen),
-                "repeated": repeated,
-                "last": last[0],
-                "to": None,
-            }
-            if scope.get("query_string") == b"numbers=1":
-                answer["to"] = [key.decode() for key in seen]
-            await send({"type": "http.response.start", "status": 200, "headers": json_headers})
-            await send({"type": "http.response.body", "body": encode(answer)})
-            return
-        to = decode(body).get("to", "")
-        key = str(to).encode()
-        seen[key] = seen.get(key, 0) + 1
-        last[0] = time.time()
-        answer = {
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": to, "wa_id": str(to).lstrip("+")}],
-            "messages": [{"id": f"wamid.bench{next(counter)}"}],
-        }
-        await send({"type": "http.response.start", "status": 200, "headers": json_headers})
-        await send({"type": "http.response.body", "body": encode(answer)})
-
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        timeout_keep_alive=75,
-        backlog=2048,
-    )
-
-
 async def _sink_stats(base: str, numbers: bool = False) -> dict[str, Any]:
     import httpx
 
@@ -509,12 +439,7 @@ def run() -> None:
     parser.add_argument(
         "--profile", help="write the first worker's py-spy samples (raw, collapsed) to this file"
     )
-    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.sink:
-        run_sink(args.sink)
-        return
-
     from backend.core.redis import EmbeddedRedis
 
     folder = tempfile.mkdtemp(prefix="flowgate-bench-")
@@ -537,7 +462,7 @@ def run() -> None:
     }
     os.environ.update(env)
     sink_port = _free_port()
-    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(sink_port)])
+    sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "whatsapp_sink.py"), str(sink_port)])
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(main(args, redis_url, sink_port, sink.pid, env))

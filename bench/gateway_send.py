@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/gateway_send.py`` (SQLite file in a temporary fold
 (a fresh database is created on that server and dropped afterwards). ``--messages N`` to change the
 50,000 default.
 
-Setup: one workspace, one WhatsApp Cloud sender pointed at a fake WhatsApp sink (an aiohttp server in its
+Setup: one workspace, one WhatsApp Cloud sender pointed at a fake WhatsApp sink (bench/whatsapp_sink.py in its
 own process: raw ASGI under uvicorn + httptools + uvloop, answering the Cloud API's success body), rate limit off (``rate_limit_per_second`` 0), an
 embedded Redis, ``N`` queued marketing messages inserted in bulk. Then ONE ``flowgate worker`` process
 is started, batch jobs of 500 ids are enqueued, and the clock runs until every message is ``sent``:
@@ -42,58 +42,6 @@ SINK_CONCURRENCY = 200
 
 
 # --- the sink: a fake WhatsApp Cloud API, as cheap as a server can answer ------------------------------
-
-
-def run_sink(port: int) -> None:
-    """A raw ASGI app under uvicorn (httptools parser, uvloop, no access log): the earlier aiohttp
-    sink answered ~1,750 requests/s and was itself the ceiling; this one checks the bearer token and
-    answers the Cloud API's success body with a unique ``wamid`` per request at a fraction of the CPU."""
-    import itertools
-
-    import msgspec
-    import uvicorn
-
-    counter = itertools.count(1)
-    encode = msgspec.json.Encoder().encode
-    decode = msgspec.json.Decoder().decode
-    expected = b"Bearer bench-token"
-    json_headers = [(b"content-type", b"application/json")]
-
-    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] != "http":  # lifespan is off; nothing else is expected
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        if authorization != expected:
-            await send({"type": "http.response.start", "status": 401, "headers": json_headers})
-            await send({"type": "http.response.body", "body": b'{"error":{"code":190}}'})
-            return
-        to = decode(body).get("to", "")
-        answer = {
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": to, "wa_id": str(to).lstrip("+")}],
-            "messages": [{"id": f"wamid.bench{next(counter)}"}],
-        }
-        await send({"type": "http.response.start", "status": 200, "headers": json_headers})
-        await send({"type": "http.response.body", "body": encode(answer)})
-
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        timeout_keep_alive=75,  # longer than the client's 30 s keep-alive, as real APIs are
-        backlog=2048,
-    )
 
 
 def _free_port() -> int:
@@ -311,12 +259,7 @@ def run() -> None:
     parser.add_argument("--database-url", default="sqlite", help="sqlite (default) or a PostgreSQL URL")
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--profile", help="write the worker's py-spy samples (raw format) to this file")
-    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.sink:
-        run_sink(args.sink)
-        return
-
     from backend.core.redis import EmbeddedRedis
 
     folder = tempfile.mkdtemp(prefix="flowgate-bench-")
@@ -340,7 +283,7 @@ def run() -> None:
     }
     os.environ.update(env)
     sink_port = _free_port()
-    sink = subprocess.Popen([sys.executable, __file__, "--sink", str(sink_port)])
+    sink = subprocess.Popen([sys.executable, str(ROOT / "bench" / "whatsapp_sink.py"), str(sink_port)])
     print(f"gateway send on {kind}: {args.messages:,} messages, one worker process, rate limits off")
     try:
         # The same event loop as the worker (``flowgate worker`` runs on uvloop), so the sink's capacity is

@@ -15,7 +15,7 @@ from piccolo.query.functions.aggregate import Count
 from backend.audience.schemas import GroupCreate, GroupPatch
 from backend.audience.tables import Contact, Group, GroupMember
 from backend.audit import service as audit
-from backend.core.database import is_foreign_key_violation, is_unique_violation, transaction
+from backend.core.database import is_unique_violation, refused_while_referenced, transaction
 from backend.core.errors import Conflict, InvalidInput, NotFound
 from backend.workspaces.auth import Principal
 
@@ -132,24 +132,22 @@ async def update_group(principal: Principal, group_id: int, patch: GroupPatch) -
 
 async def delete_group(principal: Principal, group_id: int) -> None:
     """The group and its memberships; the contacts stay. Refused (409) while a campaign uses it."""
-    try:
-        async with transaction():
-            row = await get_group(principal.workspace_id, group_id)
-            await GroupMember.delete().where(GroupMember.group == group_id)
-            await Group.delete().where(Group.id == group_id)
-            await audit.record(
-                principal,
-                "group.deleted",
-                target_type="group",
-                target_id=group_id,
-                data={"name": row["name"]},
-            )
-    except Exception as exc:
-        if is_foreign_key_violation(exc):
-            raise Conflict(
-                f"group {group_id} is used by a campaign: delete the campaign or give it another group first"
-            ) from None
-        raise
+    async with (
+        refused_while_referenced(
+            f"group {group_id} is used by a campaign: delete the campaign or give it another group first"
+        ),
+        transaction(),
+    ):
+        row = await get_group(principal.workspace_id, group_id)
+        await GroupMember.delete().where(GroupMember.group == group_id)
+        await Group.delete().where(Group.id == group_id)
+        await audit.record(
+            principal,
+            "group.deleted",
+            target_type="group",
+            target_id=group_id,
+            data={"name": row["name"]},
+        )
 
 
 def _chunks(values: list[int], size: int) -> list[list[int]]:

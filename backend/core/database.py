@@ -134,6 +134,20 @@ def locked(query, *, share: bool = False):
     return query.lock_rows("SHARE" if share else "UPDATE")
 
 
+@contextlib.asynccontextmanager
+async def refused_while_referenced(detail: str) -> AsyncIterator[None]:
+    """Turn a delete that a restricting foreign key refused into a 409 saying ``detail`` (what uses the
+    row, and what to do first), instead of a database error."""
+    from backend.core.errors import Conflict
+
+    try:
+        yield
+    except Exception as exc:
+        if is_foreign_key_violation(exc):
+            raise Conflict(detail) from None
+        raise
+
+
 def is_foreign_key_violation(exc: BaseException) -> bool:
     """Did a delete fail because another row still refers to this one (a restricting foreign key)?"""
     import asyncpg

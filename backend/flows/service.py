@@ -10,7 +10,7 @@ import msgspec
 from backend.audience.tables import Group
 from backend.audit import service as audit
 from backend.consent.tables import MarketingCategory
-from backend.core.database import is_foreign_key_violation, is_unique_violation, locked, transaction
+from backend.core.database import is_unique_violation, locked, refused_while_referenced, transaction
 from backend.core.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
 from backend.flows.tables import Flow, FlowVersion
 from backend.workspaces.auth import Principal
@@ -133,19 +133,17 @@ async def update_flow(
 
 async def delete_flow(principal: Principal, flow_id: int) -> None:
     """The flow, its versions and their runs; refused (409) while a campaign uses it."""
-    try:
-        async with transaction():
-            row = await get_flow(principal, flow_id)
-            await Flow.delete().where(Flow.id == flow_id)
-            await audit.record(
-                principal, "flow.deleted", target_type="flow", target_id=flow_id, data={"name": row["name"]}
-            )
-    except Exception as exc:
-        if is_foreign_key_violation(exc):
-            raise Conflict(
-                f"flow {flow_id} is used by a campaign: delete the campaign or give it another flow first"
-            ) from None
-        raise
+    async with (
+        refused_while_referenced(
+            f"flow {flow_id} is used by a campaign: delete the campaign or give it another flow first"
+        ),
+        transaction(),
+    ):
+        row = await get_flow(principal, flow_id)
+        await Flow.delete().where(Flow.id == flow_id)
+        await audit.record(
+            principal, "flow.deleted", target_type="flow", target_id=flow_id, data={"name": row["name"]}
+        )
 
 
 def problems_out(problems: list[Problem]) -> list[dict[str, Any]]:

@@ -676,31 +676,25 @@ class _Batch:
             scope = None if sender.get("opt_out_scope") == "workspace" else sender["id"]
             actor = f"flow {work.row['flow']} step {action.node_id}"
             evidence = {"run_id": work.row["id"], "campaign_id": work.campaign_id, "node_id": action.node_id}
+            common = {
+                "channel": sender["channel"],
+                "address": address,
+                "source": "flow",
+                "category_id": action.category_id,
+                "sender_id": scope,
+                "actor": actor,
+                "evidence": evidence,
+            }
             try:
                 if isinstance(action, OptOut):
-                    result = await consent.apply_opt_out(
-                        work.row["workspace"],
-                        channel=sender["channel"],
-                        address=address,
-                        source="flow",
-                        category_id=action.category_id,
-                        sender_id=scope,
-                        actor=actor,
-                        evidence=evidence,
-                    )
+                    result = await consent.apply_opt_out(work.row["workspace"], **common)
                     self.after.deliveries += result.deliveries
                 else:
                     _, deliveries = await consent.apply_opt_in(
                         work.row["workspace"],
-                        channel=sender["channel"],
-                        address=address,
-                        source="flow",
-                        category_id=action.category_id,
-                        sender_id=scope,
-                        actor=actor,
                         reason="opted in by a flow step",
-                        evidence=evidence,
                         only_keyword_entries=True,
+                        **common,
                     )
                     self.after.deliveries += deliveries
             except FlowgateError as exc:  # checked before any write (a deleted category): skip, keep the run

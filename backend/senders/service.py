@@ -15,7 +15,7 @@ from msgspec import UNSET
 
 from backend.audit import service as audit
 from backend.consent.tables import OptOutEntry
-from backend.core.database import is_foreign_key_violation, is_unique_violation, locked, transaction
+from backend.core.database import is_unique_violation, locked, refused_while_referenced, transaction
 from backend.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from backend.senders import provider_config
 from backend.senders.schemas import SenderCreate, SenderPatch
@@ -267,29 +267,27 @@ async def widen_opt_outs(workspace_id: int, sender_id: int, now: datetime) -> in
 async def delete_sender(principal: Principal, sender_id: int) -> int:
     """Delete a sender after widening its opt-outs; returns how many were widened. Refused (409) while a
     campaign sends through it."""
-    try:
-        async with transaction():
-            row = await locked(senders_query(principal.workspace_id).where(Sender.id == sender_id)).first()
-            if row is None:
-                raise NotFound("sender", sender_id)
-            widened = await widen_opt_outs(principal.workspace_id, sender_id, datetime.now(UTC))
-            await Sender.delete().where(Sender.id == sender_id)
-            await audit.record(
-                principal,
-                "sender.deleted",
-                target_type="sender",
-                target_id=sender_id,
-                data={
-                    "name": row["name"],
-                    "channel": row["channel"],
-                    "address": row["address"],
-                    "opt_outs_widened": widened,
-                },
-            )
-    except Exception as exc:
-        if is_foreign_key_violation(exc):
-            raise Conflict(
-                f"sender {sender_id} is used by a campaign: delete the campaign or give it another sender first"
-            ) from None
-        raise
+    async with (
+        refused_while_referenced(
+            f"sender {sender_id} is used by a campaign: delete the campaign or give it another sender first"
+        ),
+        transaction(),
+    ):
+        row = await locked(senders_query(principal.workspace_id).where(Sender.id == sender_id)).first()
+        if row is None:
+            raise NotFound("sender", sender_id)
+        widened = await widen_opt_outs(principal.workspace_id, sender_id, datetime.now(UTC))
+        await Sender.delete().where(Sender.id == sender_id)
+        await audit.record(
+            principal,
+            "sender.deleted",
+            target_type="sender",
+            target_id=sender_id,
+            data={
+                "name": row["name"],
+                "channel": row["channel"],
+                "address": row["address"],
+                "opt_outs_widened": widened,
+            },
+        )
     return widened
