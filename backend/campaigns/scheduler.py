@@ -64,7 +64,6 @@ async def _zone(workspace_id: int):
 async def start_due(queue: Any, now: datetime) -> int:
     started = 0
     for campaign_id in await _due(("scheduled",), Campaign.start_at, now):
-        released: list[int] = []
         async with transaction():
             row = await locked(Campaign.select().where(Campaign.id == campaign_id)).first()
             if row is None or row["status"] != "scheduled" or row["start_at"] > now:
@@ -91,7 +90,6 @@ async def start_due(queue: Any, now: datetime) -> int:
                     Campaign.updated_at: now,
                 }
             ).where(Campaign.id == campaign_id)
-            released = await messages.release_campaign_messages(campaign_id, now)
             await audit.record_system(
                 row["workspace"],
                 "campaign.started" if row["started_at"] is None else "campaign.restarted",
@@ -101,10 +99,10 @@ async def start_due(queue: Any, now: datetime) -> int:
                 data={"flow_version_id": version_id},
             )
         started += 1
-        # Fresh job ids: the original send jobs' results are still kept, and arq refuses a known id.
-        await messages.enqueue_sends(queue, released, suffix=f":released{int(now.timestamp())}")
-        if row["started_at"] is not None:  # a resumed campaign: batches and runs may have work waiting
+        if row["started_at"] is not None:  # a resumed campaign: messages, batches and runs wait
             suffix = f":resumed{int(now.timestamp())}"
+            # Fresh job ids: the original send jobs' results are still kept, and arq refuses a known id.
+            await messages.release_campaign_messages(campaign_id, queue, now, suffix=suffix)
             for trigger_id in await _triggers_with_pending_batches(campaign_id):
                 await triggers.start_lanes(queue, trigger_id, suffix)
             await runs.wake_campaign(campaign_id, queue, now)
@@ -206,8 +204,8 @@ async def enqueue_trigger(queue: Any, trigger_id: int, suffix: str = "") -> None
 
 async def revive(queue: Any, now: datetime | None = None) -> dict[str, int]:
     """Enqueue again what lost its job (a killed worker, a flushed Redis): triggers whose selection
-    stopped beating, and the lanes of running campaigns' triggers that have pending batches but finished
-    none for :data:`triggers.STALE_LANES`."""
+    stopped beating, the lanes of running campaigns' triggers that have pending batches but finished
+    none for :data:`triggers.STALE_LANES`, and messages a running campaign still holds."""
     moment = now or datetime.now(UTC)
     bucket = f":revived{int(moment.timestamp()) // 60}"
     stale = await CampaignTrigger.select(CampaignTrigger.id).where(
@@ -223,7 +221,14 @@ async def revive(queue: Any, now: datetime | None = None) -> dict[str, int]:
     )
     for row in idle:
         await triggers.start_lanes(queue, row["id"], bucket)
-    return {"triggers": len(stale), "lanes": len(idle)}
+    holding = await Campaign.raw(
+        'SELECT DISTINCT m.campaign_id AS id FROM "messages" m JOIN "campaigns" c ON c.id = m.campaign_id '
+        "WHERE m.status = 'held' AND c.status = 'running'"
+    )
+    released = 0
+    for row in holding:  # a resume whose release was cut short
+        released += await messages.release_campaign_messages(row["id"], queue, moment, suffix=bucket)
+    return {"triggers": len(stale), "lanes": len(idle), "released": released}
 
 
 async def _triggers_with_pending_batches(campaign_id: int) -> list[int]:

@@ -278,65 +278,100 @@ def _json_text(value: Any) -> str | None:
 # --- a campaign's messages while it is paused, and when it stops ---------------------------------------
 
 
+CAMPAIGN_CHUNK = 5000
+"""Messages changed per statement when a campaign is held, released or stopped: a million-message
+backlog is handled a chunk at a time, in flat memory."""
+
+
+def _campaign_chunk(status_sql: str) -> str:
+    """The ids of the next chunk of a campaign's messages in ``status_sql`` (by the messages_campaign index)."""
+    return f"SELECT id FROM messages WHERE campaign_id = {{}} AND status IN ({status_sql}) LIMIT {CAMPAIGN_CHUNK}"
+
+
+_QUEUED_CHUNK = _campaign_chunk("'queued'")
+_HELD_CHUNK = _campaign_chunk("'held'")
+_UNSENT_CHUNK = _campaign_chunk("'queued', 'held'")
+
+
 async def hold_campaign_messages(campaign_id: int, now: datetime | None = None) -> int:
-    """Keep a paused campaign's queued messages out of the send path (claims skip ``held``)."""
-    rows = await Message.raw(
-        "UPDATE messages SET status = 'held', updated_at = {} "
-        "WHERE campaign_id = {} AND status = 'queued' RETURNING id",
-        now or datetime.now(UTC),
-        campaign_id,
-    )
-    return len(rows)
-
-
-async def release_campaign_messages(campaign_id: int, now: datetime | None = None) -> list[int]:
-    """Put a campaign's held messages back in the queue, due now; enqueue the ids after the commit."""
+    """Keep a paused campaign's queued messages out of the send path (claims skip ``held``); in the
+    caller's transaction. How many."""
     moment = now or datetime.now(UTC)
-    rows = await Message.raw(
-        "UPDATE messages SET status = 'queued', next_attempt_at = {}, updated_at = {} "
-        "WHERE campaign_id = {} AND status = 'held' RETURNING id",
-        moment,
-        moment,
-        campaign_id,
-    )
-    return [row["id"] for row in rows]
+    held = 0
+    while True:
+        rows = await execute(
+            f"UPDATE messages SET status = 'held', updated_at = {{}} WHERE id IN ({_QUEUED_CHUNK}) "
+            "RETURNING id",
+            moment,
+            campaign_id,
+        )
+        held += len(rows)
+        if len(rows) < CAMPAIGN_CHUNK:
+            return held
+
+
+async def release_campaign_messages(
+    campaign_id: int, queue: Any, now: datetime | None = None, *, suffix: str = ""
+) -> int:
+    """Put a campaign's held messages back in the queue, due now, and enqueue them: a chunk per
+    transaction, so a crash half-way leaves the rest held for the next call (the campaigns sweeper
+    releases what a running campaign still holds). How many."""
+    moment = now or datetime.now(UTC)
+    released = 0
+    while True:
+        async with transaction():
+            rows = await execute(
+                "UPDATE messages SET status = 'queued', next_attempt_at = {}, updated_at = {} "
+                f"WHERE id IN ({_HELD_CHUNK}) RETURNING id",
+                moment,
+                moment,
+                campaign_id,
+            )
+        await enqueue_sends(queue, [row["id"] for row in rows], suffix=suffix)
+        released += len(rows)
+        if len(rows) < CAMPAIGN_CHUNK:
+            return released
 
 
 async def cancel_campaign_messages(campaign_id: int, reason: str, now: datetime | None = None) -> int:
     """Fail a campaign's unsent (queued or held) messages with ``reason``: it will send nothing more.
 
     Messages already claimed by a worker (``sending``) finish: they may be at the provider already.
-    Observers hear of every one, in the caller's transaction.
+    Observers hear of every one, in the caller's transaction. How many.
     """
     moment = now or datetime.now(UTC)
-    rows = await Message.raw(
-        "UPDATE messages SET status = 'failed', failure_reason = {}, failed_at = {}, updated_at = {}, "
-        "next_attempt_at = NULL WHERE campaign_id = {} AND status IN ('queued', 'held') "
-        "RETURNING id, workspace, campaign_id, run_id, message_ref, status, failure_reason",
-        reason,
-        moment,
-        moment,
-        campaign_id,
-    )
-    await observers.notify(
-        [
-            observers.StatusChange(
-                message_id=row["id"],
-                workspace_id=row["workspace"],
-                campaign_id=row["campaign_id"],
-                run_id=row["run_id"],
-                message_ref=row["message_ref"],
-                before="queued",
-                after="failed",
-                failure_reason=reason,
-                at=moment,
-                reached=frozenset({"failed"}),
-            )
-            for row in rows
-        ],
-        Message.raw,
-    )
-    return len(rows)
+    cancelled = 0
+    while True:
+        rows = await execute(
+            "UPDATE messages SET status = 'failed', failure_reason = {}, failed_at = {}, updated_at = {}, "
+            f"next_attempt_at = NULL WHERE id IN ({_UNSENT_CHUNK}) "
+            "RETURNING id, workspace, campaign_id, run_id, message_ref, status, failure_reason",
+            reason,
+            moment,
+            moment,
+            campaign_id,
+        )
+        await observers.notify(
+            [
+                observers.StatusChange(
+                    message_id=row["id"],
+                    workspace_id=row["workspace"],
+                    campaign_id=row["campaign_id"],
+                    run_id=row["run_id"],
+                    message_ref=row["message_ref"],
+                    before="queued",
+                    after="failed",
+                    failure_reason=reason,
+                    at=moment,
+                    reached=frozenset({"failed"}),
+                )
+                for row in rows
+            ],
+            execute,
+        )
+        cancelled += len(rows)
+        if len(rows) < CAMPAIGN_CHUNK:
+            return cancelled
 
 
 async def contact_for(workspace_id: int, channel: str, address: str) -> int | None:
