@@ -252,12 +252,21 @@ async def eligible_page(audience: Audience, *, after: int, now: datetime) -> Pag
     every page costs the same, however far into the group)."""
     if not isinstance(current_engine(), SQLiteEngine):
         return await _merged_page(audience, after, now)
-    rows = await _page_with_reasons(audience, after, now, "")
-    return Page(
-        eligible=[row["contact_id"] for row in rows if row["reason"] is None],
-        last=rows[-1]["contact_id"] if rows else None,
-        full=len(rows) == PAGE,
+    # One row back, the eligible ids as text: 10,000 rows turned into dicts cost more than the query.
+    reason, reason_args = _reasons(audience, now)
+    source, source_args = _member_page(audience, after=after)
+    rows = await Run.raw(
+        "SELECT group_concat(contact_id) FILTER (WHERE reason IS NULL) AS eligible, MAX(contact_id) AS last, "
+        f'COUNT(*) AS members FROM (SELECT gm."contact" AS contact_id, {reason} AS reason {source} '
+        'WHERE "contacts"."workspace" = {} ORDER BY gm."contact") page',
+        *reason_args,
+        *source_args,
+        audience.workspace_id,
     )
+    row = rows[0]
+    eligible = [int(value) for value in row["eligible"].split(",")] if row["eligible"] else []
+    # group_concat keeps no promised order: the page's order is the contacts'
+    return Page(eligible=sorted(eligible), last=row["last"], full=row["members"] == PAGE)
 
 
 async def eligible_contacts(
