@@ -64,6 +64,10 @@ async def fire_due_timers(now: datetime | None = None, limit: int = TIMER_BATCH)
     the same timer, and a lost job loses nothing (the event waits in the inbox for the sweeper).
     """
     moment = now or datetime.now(UTC)
+    # A read first: the poller runs every second, and on SQLite a write transaction takes the database's
+    # one write lock even when nothing is due.
+    if not await RunEvent.raw('SELECT 1 FROM "run_timers" WHERE fire_at <= {} LIMIT 1', moment):
+        return []
     async with transaction():
         due = await RunEvent.raw(
             'SELECT id FROM "run_timers" WHERE fire_at <= {} ORDER BY fire_at LIMIT {}', moment, limit
