@@ -16,7 +16,18 @@ from nicegui.storage import Storage
 
 from backend.config import Settings
 from ui.backend import api
-from ui.pages import flow_edit, flow_preview, flow_version, flows_list, login, placeholders, settings
+from ui.pages import (
+    campaign_form,
+    campaign_monitor,
+    campaigns_list,
+    flow_edit,
+    flow_preview,
+    flow_version,
+    flows_list,
+    login,
+    placeholders,
+    settings,
+)
 from ui.theme import FAVICON
 
 
@@ -32,6 +43,9 @@ def register_pages(api_url: str) -> None:
     flow_edit.register()
     flow_preview.register()
     flow_version.register()
+    campaigns_list.register()
+    campaign_form.register()  # before the monitor: /campaigns/new is not a campaign id
+    campaign_monitor.register()
     settings.register()
     ui.page("/")(_home)
 

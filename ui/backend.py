@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # build: fail fast on a dead API instead of hanging until the page itself times out.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 PREVIEW_TIMEOUT = httpx.Timeout(65.0, connect=2.0)
+DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=2.0)
+"""A report of a large campaign is streamed for a while; the page's own timeout does not apply to it."""
 """A preview step may run an HTTP request node, which may take up to 60 s (its longest timeout)."""
 
 
@@ -165,6 +167,95 @@ class NamedRef(TypedDict):
 
     id: int
     name: str
+
+
+class EveryInfo(TypedDict):
+    unit: str
+    """``minute``, ``hour`` or ``day``."""
+    count: int
+
+
+class CampaignInfo(TypedDict):
+    """``GET /api/v1/campaigns/{id}``: see ``backend/campaigns/schemas.py`` (CampaignOut)."""
+
+    id: int
+    name: str
+    description: str
+    flow_id: int
+    flow_version: int | None
+    group_id: int
+    sender_id: int
+    channel: str
+    category_id: int | None
+    kind: str
+    start_at: str
+    end_at: str
+    every: EveryInfo
+    plan: str
+    planned_triggers: int
+    opted_in_only: bool
+    allow_reentry: bool
+    status: str
+    next_trigger_at: str | None
+    last_trigger_at: str | None
+    triggers_fired: int
+    started_at: str | None
+    ended_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class CampaignPage(TypedDict):
+    items: list[CampaignInfo]
+    next_cursor: str | None
+
+
+class ExcludedCounts(TypedDict):
+    opted_out: int
+    no_address: int
+    already_entered: int
+
+
+class AudienceInfo(TypedDict):
+    group_id: int
+    channel: str
+    members: int
+    eligible: int
+    excluded: ExcludedCounts
+    opt_out_filter_applied: bool
+
+
+class CampaignPreview(TypedDict):
+    """What a campaign form would do if saved now: the plan in words and who it would reach."""
+
+    plan: str | None
+    planned_triggers: int | None
+    audience: AudienceInfo | None
+    errors: list[dict[str, str]]
+
+
+class CampaignStats(TypedDict):
+    """``GET /api/v1/campaigns/{id}/stats`` and the live feed's ``data``: see StatsOut."""
+
+    campaign_id: int
+    status: str
+    flow_version: int | None
+    totals: dict[str, int]
+    nodes: dict[str, dict[str, int]]
+    edges: list[dict[str, Any]]
+    failures: dict[str, int]
+    per_minute: list[dict[str, Any]]
+    updated_at: str
+
+
+class SenderRef(TypedDict):
+    """What pickers need of a sender."""
+
+    id: int
+    name: str
+    channel: str
+    provider: str
+    address: str
 
 
 @dataclass
@@ -354,6 +445,104 @@ class BackendClient:
 
     async def list_categories(self, token: str) -> list[NamedRef]:
         return await self._all(token, "/api/v1/marketing-categories")
+
+    async def list_senders(self, token: str) -> list[SenderRef]:
+        return await self._all(token, "/api/v1/senders")
+
+    # --- campaigns --------------------------------------------------------------------------------
+
+    async def list_campaigns(
+        self,
+        token: str,
+        *,
+        name: str | None = None,
+        flow_id: int | None = None,
+        group_id: int | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> CampaignPage:
+        params = {
+            "name": name,
+            "flow_id": flow_id,
+            "group_id": group_id,
+            "status": status,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return await self.request("GET", "/api/v1/campaigns", token=token, params=params)
+
+    async def get_campaign(self, token: str, campaign_id: int) -> CampaignInfo:
+        return await self.request("GET", f"/api/v1/campaigns/{campaign_id}", token=token)
+
+    async def create_campaign(self, token: str, form: dict[str, Any]) -> CampaignInfo:
+        return await self.request("POST", "/api/v1/campaigns", token=token, json=form)
+
+    async def update_campaign(self, token: str, campaign_id: int, changes: dict[str, Any]) -> CampaignInfo:
+        """Only a scheduled or paused campaign can change; a 409 :class:`ApiError` says why not."""
+        return await self.request("PATCH", f"/api/v1/campaigns/{campaign_id}", token=token, json=changes)
+
+    async def delete_campaign(self, token: str, campaign_id: int) -> None:
+        await self.request("DELETE", f"/api/v1/campaigns/{campaign_id}", token=token)
+
+    async def suspend_campaign(self, token: str, campaign_id: int) -> CampaignInfo:
+        return await self.request("POST", f"/api/v1/campaigns/{campaign_id}/suspend", token=token)
+
+    async def resume_campaign(self, token: str, campaign_id: int, start_at: str) -> CampaignInfo:
+        return await self.request(
+            "POST", f"/api/v1/campaigns/{campaign_id}/resume", token=token, json={"start_at": start_at}
+        )
+
+    async def campaign_audience(self, token: str, campaign_id: int) -> AudienceInfo:
+        return await self.request("GET", f"/api/v1/campaigns/{campaign_id}/audience", token=token)
+
+    async def campaign_stats(self, token: str, campaign_id: int) -> CampaignStats:
+        return await self.request("GET", f"/api/v1/campaigns/{campaign_id}/stats", token=token)
+
+    async def preview_campaign(self, token: str, form: dict[str, Any]) -> CampaignPreview:
+        """The plan and the audience of a form that is not saved yet (partial forms answer in part)."""
+        return await self.request("POST", "/api/v1/campaigns/preview", token=token, json=form)
+
+    async def campaign_messages(
+        self,
+        token: str,
+        campaign_id: int,
+        *,
+        status: str | None = None,
+        failure_reason: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """The newest messages of a campaign (e.g. the contacts behind one failure reason)."""
+        params = {
+            "campaign_id": campaign_id,
+            "status": status,
+            "failure_reason": failure_reason,
+            "limit": limit,
+        }
+        page = await self.request("GET", "/api/v1/messages", token=token, params=params)
+        return page["items"]
+
+    async def download(self, token: str, path: str, *, params: dict[str, Any] | None = None) -> bytes:
+        """A CSV (or any body) as bytes, for ``ui.download``: reports and excluded lists."""
+        if self._client is None:
+            await self.start()
+        assert self._client is not None
+        try:
+            response = await self._client.get(
+                path,
+                params={key: value for key, value in (params or {}).items() if value is not None},
+                headers={"Authorization": f"Bearer {token}", "Accept": "text/csv"},
+                timeout=DOWNLOAD_TIMEOUT,
+            )
+        except httpx.TransportError as exc:
+            raise BackendUnreachable(self.base_url, type(exc).__name__) from exc
+        if not response.is_success:
+            _decode(response)  # raises ApiError with the API's sentence
+        return response.content
+
+    def websocket_url(self, path: str) -> str:
+        """``ws://`` (or ``wss://``) form of an API path, for the live feeds."""
+        return "ws" + self.base_url.removeprefix("http") + path
 
     async def _all(self, token: str, path: str, *, most: int = 2_000) -> list[Any]:
         """Every item of a paginated list (pickers need them all; ``most`` bounds a runaway list)."""

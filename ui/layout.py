@@ -49,11 +49,14 @@ PageBody = Callable[..., Awaitable[None]]
 """``body(session, **path_params)``: a page at ``/flows/{flow_id}`` gets ``flow_id`` (a string)."""
 
 
-def shell_page(path: str, title: str, *, full_width: bool = False) -> Callable[[PageBody], PageBody]:
+def shell_page(
+    path: str, title: str, *, full_width: bool = False, wide: bool = False
+) -> Callable[[PageBody], PageBody]:
     """Register ``body`` as the signed-in page at ``path``; it draws only the content area.
 
     ``full_width`` gives the body the whole area next to the navigation, without the reading-width
-    column and its padding (the flow editor's canvas).
+    column and its padding (the flow editor's canvas). ``wide`` keeps the padding but allows a wider
+    column, for dashboards (the campaign monitor's graph and charts).
     """
 
     def register(body: PageBody) -> PageBody:
@@ -74,7 +77,7 @@ def shell_page(path: str, title: str, *, full_width: bool = False) -> Callable[[
                 render_api_failure(exc.status, exc.detail)
                 return None
             session = session_from_me(token, me)
-            with shell(session, path, full_width=full_width):
+            with shell(session, path, full_width=full_width, wide=wide):
                 await body(session, **request.path_params)
             return None
 
@@ -85,7 +88,9 @@ def shell_page(path: str, title: str, *, full_width: bool = False) -> Callable[[
 
 
 @contextlib.contextmanager
-def shell(session: Session, current_path: str, *, full_width: bool = False) -> Iterator[ui.column]:
+def shell(
+    session: Session, current_path: str, *, full_width: bool = False, wide: bool = False
+) -> Iterator[ui.column]:
     """Header and navigation drawer; the body of the ``with`` block fills the main column."""
     apply_theme()
     # value=None: open on wide screens, a closed overlay (menu button) on phones. A full-width page
@@ -98,7 +103,10 @@ def shell(session: Session, current_path: str, *, full_width: bool = False) -> I
     _header(session, drawer, always_menu=full_width)
     with drawer:
         _navigation(session, current_path)
-    layout = "w-full p-0 gap-0" if full_width else "w-full max-w-5xl mx-auto px-6 py-8 gap-6"
+    if full_width:
+        layout = "w-full p-0 gap-0"
+    else:
+        layout = f"w-full {'max-w-[1600px]' if wide else 'max-w-5xl'} mx-auto px-6 py-8 gap-6"
     with ui.column().classes(layout) as content:
         yield content
 

@@ -16,12 +16,16 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.campaigns import audience, live, report, service
+from backend.campaigns.audience import Audience
 from backend.campaigns.schemas import (
     AudienceOut,
     CampaignCreate,
     CampaignOut,
     CampaignPatch,
+    CampaignPreviewIn,
+    CampaignPreviewOut,
     Excluded,
+    Kind,
     ReportRow,
     ResumeIn,
     StatsOut,
@@ -35,6 +39,11 @@ from backend.workspaces.auth import Caller, allow
 from backend.workspaces.roles import Role
 
 IdQuery = Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)]
+FormIdQuery = Annotated[
+    int | None, QueryParameter(ge=1, le=2**63 - 1, description="Required; absent, the 400 names it")
+]
+"""Optional to Litestar, whose own "missing parameter" error names no field in ``errors``: the service
+refuses its absence with the field named, like every other problem."""
 
 
 def _csv(lines: AsyncIterator[str], filename: str) -> Stream:
@@ -43,6 +52,29 @@ def _csv(lines: AsyncIterator[str], filename: str) -> Stream:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+async def _excluded_lines(target: Audience, now: datetime) -> AsyncIterator[str]:
+    """The excluded members as CSV text, a thousand rows per chunk: one writer for a saved campaign's list
+    and the form preview's, so the two files read the same."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["contact_id", "name", "phone", "email", "reason"])
+    count = 0
+    async for member in audience.excluded(target, now):
+        writer.writerow(
+            [
+                member["contact_id"],
+                member["name"] or "",
+                member["phone"] or "",
+                member["email"] or "",
+                member["reason"],
+            ]
+        )
+        count += 1
+        if count % 1000 == 0:
+            yield report._take(buffer)
+    yield report._take(buffer)
 
 
 class CampaignController(Controller):
@@ -61,6 +93,56 @@ class CampaignController(Controller):
     )
     async def create_campaign(self, principal: Caller, data: JSONBody[CampaignCreate]) -> CampaignOut:
         return await service.create_campaign(principal, data)
+
+    @post(
+        "/preview",
+        status_code=HTTP_200_OK,
+        opt={"read_only": True},
+        summary="Preview an unsaved campaign form: its plan in words and who would receive it",
+        description="Every field is optional; the answer covers what is filled in. `plan` and "
+        "`planned_triggers` (as on a campaign) come once `start_at`, `end_at` and `every` are given; "
+        "`audience` (as `GET /campaigns/{id}/audience`) once `group_id` and `sender_id` are. A reference "
+        "this workspace does not hold, or an `end_at` not after `start_at`, is an entry of `errors` naming "
+        "the field, and only its part is null. With `campaign_id` (the campaign being modified) its runs "
+        "count as already entered. Nothing is stored; viewers may call it.",
+    )
+    async def preview(self, principal: Caller, data: JSONBody[CampaignPreviewIn]) -> CampaignPreviewOut:
+        return await service.preview_campaign(principal.workspace_id, data)
+
+    @get(
+        "/preview/excluded",
+        summary="The excluded members of an unsaved campaign form as CSV: contact_id, name, phone, email, "
+        "reason",
+        description="The query holds the form's audience fields, as the preview's body does. A missing "
+        "`group_id` or `sender_id` is 400, a group, sender, category or campaign this workspace does not "
+        "hold is 404, each naming the field.",
+        media_type="text/csv",
+    )
+    async def preview_excluded(
+        self,
+        principal: Caller,
+        group_id: FormIdQuery = None,
+        sender_id: FormIdQuery = None,
+        category_id: IdQuery = None,
+        campaign_id: Annotated[
+            int | None,
+            QueryParameter(ge=1, le=2**63 - 1, description="The campaign being modified: its runs count"),
+        ] = None,
+        kind: Annotated[Kind, QueryParameter(description="marketing or transactional")] = "marketing",
+        opted_in_only: Annotated[bool, QueryParameter(description="As the form's toggle")] = True,
+        allow_reentry: Annotated[bool, QueryParameter(description="As the form's toggle")] = False,
+    ) -> Stream:
+        form = CampaignPreviewIn(
+            campaign_id=campaign_id,
+            group_id=group_id,
+            sender_id=sender_id,
+            category_id=category_id,
+            kind=kind,
+            opted_in_only=opted_in_only,
+            allow_reentry=allow_reentry,
+        )
+        target = await service.require_preview_audience(principal.workspace_id, form)
+        return _csv(_excluded_lines(target, datetime.now(UTC)), "campaign-preview-excluded.csv")
 
     @get("/", summary="List campaigns, oldest first; filter by name (contains), flow, group and status")
     async def list_campaigns(
@@ -149,29 +231,7 @@ class CampaignController(Controller):
     async def excluded(self, principal: Caller, campaign_id: FromPath[int]) -> Stream:
         row = await service.get_row(principal.workspace_id, campaign_id)
         target = await service.audience_of(principal.workspace_id, row)
-        now = datetime.now(UTC)
-
-        async def lines() -> AsyncIterator[str]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(["contact_id", "name", "phone", "email", "reason"])
-            count = 0
-            async for member in audience.excluded(target, now):
-                writer.writerow(
-                    [
-                        member["contact_id"],
-                        member["name"] or "",
-                        member["phone"] or "",
-                        member["email"] or "",
-                        member["reason"],
-                    ]
-                )
-                count += 1
-                if count % 1000 == 0:
-                    yield report._take(buffer)
-            yield report._take(buffer)
-
-        return _csv(lines(), f"campaign-{campaign_id}-excluded.csv")
+        return _csv(_excluded_lines(target, datetime.now(UTC)), f"campaign-{campaign_id}-excluded.csv")
 
     @get("/{campaign_id:int}/stats", summary="Live counters: totals, per node, per edge, per failure reason")
     async def get_stats(self, principal: Caller, campaign_id: FromPath[int]) -> StatsOut:

@@ -123,6 +123,50 @@ class AudienceOut(Output):
     """False for a transactional campaign on a group flagged ``bypass_opt_out_filter`` (seed 003)."""
 
 
+class CampaignPreviewIn(Input, kw_only=True):
+    """The campaign form as filled in so far (nothing is required): the preview answers for the parts that
+    are there. ``campaign_id`` names the campaign being modified, whose runs then count as already
+    entered; without it nobody has entered yet."""
+
+    campaign_id: Id | None = None
+    group_id: Id | None = None
+    sender_id: Id | None = None
+    category_id: Id | None = None
+    kind: Kind = "marketing"
+    opted_in_only: bool = True
+    allow_reentry: bool = False
+    start_at: Moment | None = None
+    end_at: Moment | None = None
+    every: Every | None = None
+
+
+class PreviewAudienceOut(Output):
+    """:class:`AudienceOut` of a campaign that is not saved (so it has no ``campaign_id``)."""
+
+    group_id: int
+    channel: str
+    members: int
+    eligible: int
+    excluded: Excluded
+    opt_out_filter_applied: bool
+
+
+class FormProblem(Output):
+    field: str
+    message: str
+
+
+class CampaignPreviewOut(Output):
+    plan: str | None
+    """As ``CampaignOut.plan``; null until ``start_at``, ``end_at`` and ``every`` are given and valid."""
+    planned_triggers: int | None
+    audience: PreviewAudienceOut | None
+    """Null until ``group_id`` and ``sender_id`` are given and found (with the category and campaign)."""
+    errors: list[FormProblem]
+    """What keeps a part from being answered, by field: a reference this workspace does not hold, or a
+    period that ends before it starts. Empty when every part given could be answered."""
+
+
 class StatsOut(Output):
     campaign_id: int
     status: Status

@@ -19,7 +19,17 @@ from backend.audience.tables import Group
 from backend.audit import service as audit
 from backend.campaigns import plan, states
 from backend.campaigns.audience import Audience
-from backend.campaigns.schemas import CampaignCreate, CampaignOut, CampaignPatch, EveryOut
+from backend.campaigns.audience import counts as count_audience
+from backend.campaigns.schemas import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignPatch,
+    CampaignPreviewIn,
+    CampaignPreviewOut,
+    EveryOut,
+    FormProblem,
+    PreviewAudienceOut,
+)
 from backend.campaigns.tables import Campaign, CampaignStat, CampaignTrigger
 from backend.consent.tables import MarketingCategory
 from backend.core.database import contains_text, locked, transaction
@@ -29,6 +39,7 @@ from backend.messages import service as messages
 from backend.runs import service as runs
 from backend.senders.tables import Sender
 from backend.workspaces.auth import Principal
+from backend.workspaces.tables import Workspace
 from flows import validation
 from flows.schema import decode_graph
 
@@ -90,7 +101,9 @@ def zone_of(name: str | None) -> ZoneInfo:
 
 def campaign_out(row: dict[str, Any]) -> CampaignOut:
     zone = zone_of(row.get("workspace_timezone"))
-    planned = plan.count_slots(row["anchor_at"], row["end_at"], row["every_unit"], row["every_count"], zone)
+    words, planned = describe_plan(
+        row["anchor_at"], row["end_at"], row["every_unit"], row["every_count"], zone
+    )
     return CampaignOut(
         id=row["id"],
         name=row["name"],
@@ -105,7 +118,7 @@ def campaign_out(row: dict[str, Any]) -> CampaignOut:
         start_at=row["start_at"],
         end_at=row["end_at"],
         every=EveryOut(unit=row["every_unit"], count=row["every_count"]),
-        plan=plan_in_words(row, planned, zone),
+        plan=words,
         planned_triggers=planned,
         opted_in_only=row["opted_in_only"],
         allow_reentry=row["allow_reentry"],
@@ -120,13 +133,32 @@ def campaign_out(row: dict[str, Any]) -> CampaignOut:
     )
 
 
-def plan_in_words(row: dict[str, Any], planned: int, zone: ZoneInfo) -> str:
-    unit, count = row["every_unit"], row["every_count"]
+def describe_plan(
+    anchor: datetime, end: datetime, unit: plan.Unit, count: int, zone: ZoneInfo
+) -> tuple[str, int]:
+    """The plan in words and its number of triggers. A saved campaign (:func:`campaign_out`) and the
+    form's preview (:func:`preview_campaign`) both call this, so the form never promises another plan
+    than the one the campaign then shows."""
+    planned = plan.count_slots(anchor, end, unit, count, zone)
+    return plan_in_words(anchor, end, unit, count, planned, zone), planned
+
+
+def plan_in_words(
+    anchor: datetime, end: datetime, unit: plan.Unit, count: int, planned: int, zone: ZoneInfo
+) -> str:
+    """The plan as the marketer reads it ("every 2 hours from 9 Dec 2030 09:00 to 16 Dec 2030 18:00 (UTC),
+    89 triggers"), in the workspace's time zone, because that is the clock the marketer plans by."""
     every = f"every {unit}" if count == 1 else f"every {count} {unit}s"
-    start = row["anchor_at"].astimezone(zone).strftime("%-d %b %Y %H:%M")
-    end = row["end_at"].astimezone(zone).strftime("%-d %b %Y %H:%M")
+    start_words = anchor.astimezone(zone).strftime("%-d %b %Y %H:%M")
+    end_words = end.astimezone(zone).strftime("%-d %b %Y %H:%M")
     triggers = "1 trigger" if planned == 1 else f"{planned:,} triggers"
-    return f"{every} from {start} to {end} ({zone.key}), {triggers}"
+    return f"{every} from {start_words} to {end_words} ({zone.key}), {triggers}"
+
+
+async def workspace_zone(workspace_id: int) -> ZoneInfo:
+    """The workspace's time zone, for a plan told before a campaign row (which joins it) exists."""
+    row = await Workspace.select(Workspace.timezone).where(Workspace.id == workspace_id).first()
+    return zone_of(row["timezone"] if row else None)
 
 
 # --- checking a form --------------------------------------------------------------------------------
@@ -164,34 +196,74 @@ async def _check_form(
         bad("name", "must not be blank")
     if check_start and form.start_at <= now:
         bad("start_at", "must be later than now")
-    if form.end_at <= form.start_at:
-        bad("end_at", "must be later than start_at")
-    elif form.end_at - form.start_at > plan.MAX_PERIOD:
-        bad("end_at", "must be within ten years of start_at")
+    problems += period_problems(form.start_at, form.end_at)
     sender = None
     if changed & {"sender_id", "flow_id"}:
-        sender = (
-            await Sender.select(Sender.id, Sender.channel)
-            .where((Sender.id == form.sender_id) & (Sender.workspace == workspace_id))
-            .first()
-        )
+        sender = await _own_sender(workspace_id, form.sender_id)
         if sender is None:
-            bad("sender_id", f"no sender {form.sender_id} in this workspace")
-    if "group_id" in changed and not await Group.exists().where(
-        (Group.id == form.group_id) & (Group.workspace == workspace_id)
-    ):
-        bad("group_id", f"no group {form.group_id} in this workspace")
+            problems.append(_no_such("sender_id", form.sender_id))
+    if "group_id" in changed and await _own_group(workspace_id, form.group_id) is None:
+        problems.append(_no_such("group_id", form.group_id))
     if (
         "category_id" in changed
         and form.category_id is not None
-        and not await MarketingCategory.exists().where(
-            (MarketingCategory.id == form.category_id) & (MarketingCategory.workspace == workspace_id)
-        )
+        and not await _own_category(workspace_id, form.category_id)
     ):
-        bad("category_id", f"no marketing category {form.category_id} in this workspace")
+        problems.append(_no_such("category_id", form.category_id))
     if changed & {"flow_id", "sender_id"}:
         problems += await _flow_problems(workspace_id, form.flow_id, sender["channel"] if sender else None)
     return problems
+
+
+def period_problems(start_at: datetime, end_at: datetime, source: str = "body") -> list[FieldProblem]:
+    """What is wrong with the period a plan covers: the saved form and the preview refuse the same ones."""
+    if end_at <= start_at:
+        return [FieldProblem("end_at", "must be later than start_at", source)]
+    if end_at - start_at > plan.MAX_PERIOD:
+        return [FieldProblem("end_at", "must be within ten years of start_at", source)]
+    return []
+
+
+_REFERENCED = {
+    "group_id": "group",
+    "sender_id": "sender",
+    "category_id": "marketing category",
+    "campaign_id": "campaign",
+}
+
+
+def _no_such(field: str, identifier: int, source: str = "body") -> FieldProblem:
+    """A reference this workspace does not hold: missing and another workspace's read the same, so the
+    answer tells nothing about other workspaces."""
+    return FieldProblem(field, f"no {_REFERENCED[field]} {identifier} in this workspace", source)
+
+
+async def _own_group(workspace_id: int, group_id: int) -> dict[str, Any] | None:
+    """The group (its opt-out bypass flag) when this workspace holds it."""
+    return (
+        await Group.select(Group.id, Group.bypass_opt_out_filter)
+        .where((Group.id == group_id) & (Group.workspace == workspace_id))
+        .first()
+    )
+
+
+async def _own_sender(workspace_id: int, sender_id: int) -> dict[str, Any] | None:
+    """The sender (its channel) when this workspace holds it."""
+    return (
+        await Sender.select(Sender.id, Sender.channel)
+        .where((Sender.id == sender_id) & (Sender.workspace == workspace_id))
+        .first()
+    )
+
+
+async def _own_category(workspace_id: int, category_id: int) -> bool:
+    return await MarketingCategory.exists().where(
+        (MarketingCategory.id == category_id) & (MarketingCategory.workspace == workspace_id)
+    )
+
+
+async def _own_campaign(workspace_id: int, campaign_id: int) -> bool:
+    return await Campaign.exists().where((Campaign.id == campaign_id) & (Campaign.workspace == workspace_id))
 
 
 async def _flow_problems(workspace_id: int, flow_id: int, channel: str | None) -> list[FieldProblem]:
@@ -545,3 +617,123 @@ async def audience_of(workspace_id: int, row: dict[str, Any]) -> Audience:
         allow_reentry=row["allow_reentry"],
         bypass_opt_out_filter=bool(group and group["bypass_opt_out_filter"]),
     )
+
+
+# --- preview of an unsaved form ---------------------------------------------------------------------
+
+NOBODY_ENTERED = 0
+"""The campaign id a new campaign's preview counts runs of: campaign ids start at 1 and runs outside a
+campaign hold NULL, so no run has it and nobody is already entered."""
+
+
+async def preview_campaign(
+    workspace_id: int, form: CampaignPreviewIn, now: datetime | None = None
+) -> CampaignPreviewOut:
+    """What the form would show once saved, while it is being filled in: the plan in words and who would
+    receive it, by the code the saved campaign uses. Reads only. A part the form does not hold yet is
+    null; a part it holds wrongly is null with the reason in ``errors``, so the rest is still answered."""
+    described, plan_problems = await preview_plan(workspace_id, form)
+    target, audience_problems = await preview_audience(workspace_id, form)
+    return CampaignPreviewOut(
+        plan=described[0] if described else None,
+        planned_triggers=described[1] if described else None,
+        audience=await _counted(target, now or datetime.now(UTC)) if target else None,
+        errors=[
+            FormProblem(field=problem.field, message=problem.message)
+            for problem in (*plan_problems, *audience_problems)
+        ],
+    )
+
+
+async def preview_plan(
+    workspace_id: int, form: CampaignPreviewIn
+) -> tuple[tuple[str, int] | None, list[FieldProblem]]:
+    """The plan in words and its triggers, once start, end and every are given. A period that ends before
+    it starts is named under ``end_at`` as soon as both moments are there, as create names it; a start in
+    the past is not, because the form checks that itself and create still refuses it."""
+    if form.start_at is None or form.end_at is None:
+        return None, []
+    start, end = form.start_at.astimezone(UTC), form.end_at.astimezone(UTC)
+    problems = period_problems(start, end)
+    if problems or form.every is None:
+        return None, problems
+    zone = await workspace_zone(workspace_id)
+    return describe_plan(start, end, form.every.unit, form.every.count, zone), []
+
+
+async def preview_audience(
+    workspace_id: int, form: CampaignPreviewIn, source: str = "body"
+) -> tuple[Audience | None, list[FieldProblem]]:
+    """The audience the form selects, built as :func:`audience_of` builds a saved campaign's, once group
+    and sender are given. Every reference this workspace does not hold is a problem naming its field."""
+    group = await _own_group(workspace_id, form.group_id) if form.group_id is not None else None
+    sender = await _own_sender(workspace_id, form.sender_id) if form.sender_id is not None else None
+    problems = await _preview_reference_problems(workspace_id, form, group, sender, source)
+    if problems or group is None or sender is None:
+        return None, problems
+    return (
+        Audience(
+            workspace_id=workspace_id,
+            campaign_id=form.campaign_id or NOBODY_ENTERED,
+            group_id=group["id"],
+            channel=sender["channel"],
+            sender_id=sender["id"],
+            category_id=form.category_id,
+            kind=form.kind,
+            opted_in_only=form.opted_in_only,
+            allow_reentry=form.allow_reentry,
+            bypass_opt_out_filter=bool(group["bypass_opt_out_filter"]),
+        ),
+        [],
+    )
+
+
+async def _preview_reference_problems(
+    workspace_id: int,
+    form: CampaignPreviewIn,
+    group: dict[str, Any] | None,
+    sender: dict[str, Any] | None,
+    source: str,
+) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if form.group_id is not None and group is None:
+        problems.append(_no_such("group_id", form.group_id, source))
+    if form.sender_id is not None and sender is None:
+        problems.append(_no_such("sender_id", form.sender_id, source))
+    if form.category_id is not None and not await _own_category(workspace_id, form.category_id):
+        problems.append(_no_such("category_id", form.category_id, source))
+    if form.campaign_id is not None and not await _own_campaign(workspace_id, form.campaign_id):
+        problems.append(_no_such("campaign_id", form.campaign_id, source))
+    return problems
+
+
+async def _counted(target: Audience, now: datetime) -> PreviewAudienceOut:
+    """The counts ``GET /campaigns/{id}/audience`` answers, by the same function."""
+    counted = await count_audience(target, now)
+    return msgspec.convert(
+        {"group_id": target.group_id, "channel": target.channel, **counted}, PreviewAudienceOut
+    )
+
+
+async def require_preview_audience(workspace_id: int, form: CampaignPreviewIn) -> Audience:
+    """The form's audience for its excluded list, which streams CSV and has no JSON body to carry
+    problems in: a missing group or sender is a 400 and a reference this workspace does not hold a 404,
+    each naming the query field, raised before the first byte is sent."""
+    missing = [
+        FieldProblem(field, "required for the excluded list", "query")
+        for field, value in (("group_id", form.group_id), ("sender_id", form.sender_id))
+        if value is None
+    ]
+    if missing:
+        raise InvalidInput.many(missing)
+    target, problems = await preview_audience(workspace_id, form, source="query")
+    if target is None:
+        raise _not_held(problems)
+    return target
+
+
+def _not_held(problems: list[FieldProblem]) -> NotFound:
+    error = NotFound("referenced object")
+    error.detail = "; ".join(f"{problem.field}: {problem.message}" for problem in problems)
+    error.problems = problems
+    return error

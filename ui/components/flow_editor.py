@@ -73,6 +73,7 @@ class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor":
         self._props["kinds"] = palette_props()
         self._props["readonly"] = readonly
         self._props["marks"] = {}
+        self._props["counts"] = {}
         self._props["activeNode"] = None
         self._props["path"] = []
         self._mirror()
@@ -122,6 +123,13 @@ class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor":
         """Outline these nodes in red with their error text (node id -> message)."""
         if marks != self._props["marks"]:
             self._set_view(marks=dict(marks))
+
+    def set_counts(self, nodes: dict[str, list[dict[str, Any]]], edges: dict[str, int]) -> None:
+        """Live counts for a campaign's monitor: chips under each step (``[{label, value, tone, title}]``,
+        tone ``ok``/``wait``/``bad``/``info``) and a number on each path (edge id -> runs that took it)."""
+        counts = {"nodes": nodes, "edges": edges}
+        if counts != self._props["counts"]:
+            self._set_view(counts=counts)
 
     def highlight(self, active_node: str | None, path: Iterable[str] = ()) -> None:
         """Mark the node a preview run is at and draw the path it took (node ids in visiting order)."""

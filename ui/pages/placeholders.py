@@ -26,13 +26,6 @@ class Placeholder:
 
 PLACEHOLDERS: tuple[Placeholder, ...] = (
     Placeholder(
-        "/campaigns",
-        "Campaigns",
-        "Send a published flow to a group of contacts on a schedule, then pause, resume and watch it live.",
-        "campaign",
-        "No campaigns yet",
-    ),
-    Placeholder(
         "/audience",
         "Audience",
         "The contacts campaigns reach, their attributes, and the groups they belong to.",

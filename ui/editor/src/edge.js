@@ -31,6 +31,24 @@ export const FlowEdge = {
         borderRadius: 10,
       });
       const parts = [h(BaseEdge, { id: props.id, path, markerEnd: props.markerEnd, style: props.style, interactionWidth: 24 })];
+      // How many runs took this path (the campaign monitor), on the middle of the line.
+      const taken = (view.counts.edges || {})[props.id];
+      if (taken !== undefined) {
+        parts.push(
+          h(EdgeLabelRenderer, () =>
+            h(
+              "div",
+              {
+                class: ["fg-edge-count", { "fg-edge-count-zero": !taken }],
+                "data-edge": props.id,
+                title: `${taken} took this path`,
+                style: { transform: `translate(-50%, -50%) translate(${labelX}px, ${labelY}px)` },
+              },
+              String(taken),
+            ),
+          ),
+        );
+      }
       if (props.selected && !view.readonly) {
         parts.push(
           h(EdgeLabelRenderer, () =>

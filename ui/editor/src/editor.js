@@ -39,6 +39,7 @@ const TONE_COLOURS = {
 };
 const EDGE_TYPES = { flowgate: markRaw(FlowEdge) };
 const FIT = { padding: 0.15, maxZoom: 1 };
+const READABLE_ZOOM = 0.6; // about 8 px text: the least a fitted view may shrink a flow to
 // Where a dropped or clicked node lands relative to the pointer: its header under the cursor.
 const DROP_OFFSET = { x: 100, y: 24 };
 let instances = 0;
@@ -64,6 +65,7 @@ export const FlowEditor = {
     kinds: { type: Array, default: () => [] },
     readonly: { type: Boolean, default: false },
     marks: { type: Object, default: () => ({}) },
+    counts: { type: Object, default: () => ({}) },
     activeNode: { type: String, default: null },
     path: { type: Array, default: () => [] },
   },
@@ -83,9 +85,10 @@ export const FlowEditor = {
     const flow = useVueFlow(flowId);
     const outer = ref(null); // the whole editor: palette and canvas
     const root = ref(null); // the canvas
-    const view = reactive({ marks: {}, active: null, path: [], readonly: false });
+    const view = reactive({ marks: {}, counts: {}, active: null, path: [], readonly: false });
     watchEffect(() => {
       view.marks = props.marks || {};
+      view.counts = props.counts || {};
       view.active = props.activeNode;
       view.path = props.path || [];
       view.readonly = props.readonly;
@@ -145,7 +148,28 @@ export const FlowEditor = {
         const { x, y } = nodes[0].position;
         return flow.setViewport({ x: 48 - x, y: box.height * 0.35 - y, zoom: 1 }, options);
       }
-      return flow.fitView({ ...FIT, ...options });
+      return fitReadable(nodes, options);
+    };
+    // A large flow fitted whole would draw its text a few pixels high: below a readable zoom, show its
+    // start (the left) at that zoom instead and let the view be panned to the rest.
+    const fitReadable = (nodes, options) => {
+      const box = root.value?.getBoundingClientRect();
+      if (!box || !box.width || !nodes.length) return flow.fitView({ ...FIT, ...options });
+      let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const node of nodes) {
+        const { width = 200, height = 80 } = node.dimensions || {};
+        left = Math.min(left, node.position.x);
+        top = Math.min(top, node.position.y);
+        right = Math.max(right, node.position.x + width);
+        bottom = Math.max(bottom, node.position.y + height);
+      }
+      const padded = 1 + 2 * FIT.padding;
+      const fitted = Math.min(box.width / ((right - left) * padded), box.height / ((bottom - top) * padded));
+      if (fitted >= READABLE_ZOOM) return flow.fitView({ ...FIT, ...options });
+      const zoom = READABLE_ZOOM;
+      const tall = (bottom - top) * zoom > box.height - 48;
+      const y = tall ? 24 - top * zoom : box.height / 2 - ((top + bottom) / 2) * zoom;
+      return flow.setViewport({ x: 48 - left * zoom, y, zoom }, options);
     };
     flow.onPaneReady(() => {
       fit();
@@ -239,6 +263,7 @@ export const FlowEditor = {
     };
     const set_view = (patch) => {
       if ("marks" in patch) view.marks = patch.marks || {};
+      if ("counts" in patch) view.counts = patch.counts || {};
       if ("activeNode" in patch) view.active = patch.activeNode;
       if ("path" in patch) view.path = patch.path || [];
     };

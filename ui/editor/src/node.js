@@ -18,6 +18,8 @@ export const FlowNode = {
     const kinds = inject("flowgateKinds");
     const style = computed(() => kinds.value[props.type] || { ...UNKNOWN, title: props.type });
     const mark = computed(() => view.marks[props.id] || "");
+    // Live counts of a campaign's runs on this step (the monitor): [{label, value, tone}].
+    const counts = computed(() => (view.counts.nodes || {})[props.id] || []);
     const classes = computed(() => [
       "fg-node",
       `fg-tone-${style.value.tone}`,
@@ -56,6 +58,20 @@ export const FlowNode = {
       }
       if (props.data.target) {
         children.push(h(Handle, { type: "target", id: "in", position: Position.Left, class: "fg-handle fg-in" }));
+      }
+      if (counts.value.length) {
+        children.push(
+          h(
+            "div",
+            { class: "fg-counts", "data-counts": props.id },
+            counts.value.map((count) =>
+              h("span", { class: ["fg-count", `fg-count-${count.tone || "plain"}`], key: count.label, title: count.title || "" }, [
+                h("b", {}, count.value),
+                ` ${count.label}`,
+              ]),
+            ),
+          ),
+        );
       }
       if (mark.value) {
         children.push(h("div", { class: "fg-mark", role: "alert", title: mark.value }, [h("span", { class: "fg-mark-text" }, mark.value)]));
