@@ -217,11 +217,18 @@ class Monitor:
     # --- live ------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        feed = CampaignFeed(self.session.token, self.campaign["id"], self.show_stats, self.feed_state)
-        self.feed_task = start_feed(feed)
+        """Follow the feed while the tab is connected: a tab that went away (closed, or offline for a
+        while) holds no socket at the api; one that comes back resumes with a fresh snapshot."""
+        self._follow()
         client = ui.context.client
         client.on_disconnect(self.stop)
+        client.on_connect(self._follow)
         client.on_delete(self.stop)
+
+    def _follow(self) -> None:
+        if self.feed_task is None or self.feed_task.done():
+            feed = CampaignFeed(self.session.token, self.campaign["id"], self.show_stats, self.feed_state)
+            self.feed_task = start_feed(feed)
 
     def stop(self) -> None:
         for task in (self.feed_task, self.audience_later):
