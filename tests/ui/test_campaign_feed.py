@@ -52,10 +52,27 @@ def api_process(redis_url: str, migrated) -> Iterator[Callable[[], subprocess.Po
                 process.wait(10)
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(PATIENCE_S):
-        while not condition():
-            await asyncio.sleep(0.05)
+class Heard:
+    """What the feed told its page, and a way to wait until it has told something in particular."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.states: list[str] = []
+        self._news = asyncio.Event()
+
+    def stats(self, stats: dict) -> None:
+        self.sent.append(stats["totals"]["sent"])
+        self._news.set()
+
+    def state(self, state: str) -> None:
+        self.states.append(state)
+        self._news.set()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(PATIENCE_S):
+            while not condition():
+                self._news.clear()
+                await self._news.wait()
 
 
 async def test_the_feed_comes_back_after_an_api_restart_with_what_it_missed(
@@ -68,25 +85,19 @@ async def test_the_feed_comes_back_after_an_api_restart_with_what_it_missed(
     server = api_process()
     await api.close()  # a fresh client for the new address
 
-    sent: list[int] = []
-    states: list[str] = []
-    feed = CampaignFeed(
-        tenant.keys["viewer"],
-        campaign["id"],
-        on_stats=lambda stats: sent.append(stats["totals"]["sent"]),
-        on_state=states.append,
-    )
+    heard = Heard()
+    feed = CampaignFeed(tenant.keys["viewer"], campaign["id"], on_stats=heard.stats, on_state=heard.state)
     task = start_feed(feed)
     try:
-        await until(lambda: states[-1:] == ["live"] and sent[-1:] == [0])
+        await heard.until(lambda: heard.states[-1:] == ["live"] and heard.sent[-1:] == [0])
 
         server.terminate()
         server.wait(10)
-        await until(lambda: states[-1:] == ["reconnecting"])
+        await heard.until(lambda: heard.states[-1:] == ["reconnecting"])
         await start_and_work(redis_url, campaign)  # sends while the api is down
         api_process()
 
-        await until(lambda: sent[-1:] == [10] and states[-1:] == ["live"])
+        await heard.until(lambda: heard.sent[-1:] == [10] and heard.states[-1:] == ["live"])
         assert feed.connections == 2
     finally:
         task.cancel()
@@ -104,16 +115,16 @@ async def test_the_feed_ends_when_the_campaign_is_deleted(
     campaign = await create_campaign(client, tenant, flow["id"], group["id"], sender["id"])
     api_process()
     await api.close()
-    states: list[str] = []
-    feed = CampaignFeed(tenant.keys["admin"], campaign["id"], on_stats=lambda _: None, on_state=states.append)
+    heard = Heard()
+    feed = CampaignFeed(tenant.keys["admin"], campaign["id"], on_stats=heard.stats, on_state=heard.state)
     task = start_feed(feed)
     try:
-        await until(lambda: states[-1:] == ["live"])
+        await heard.until(lambda: heard.states[-1:] == ["live"])
         response = await client.delete(f"/api/v1/campaigns/{campaign['id']}", headers=tenant.headers())
         assert response.status_code == 204
         async with asyncio.timeout(PATIENCE_S):
             await task  # the feed stops by itself
-        assert states[-1] == "deleted"
+        assert heard.states[-1] == "deleted"
     finally:
         task.cancel()
         await api.close()

@@ -144,7 +144,9 @@ def audience(members: int, eligible: int, **excluded: int) -> dict:
 
 
 def test_the_audience_sentence_of_the_seed() -> None:
-    assert audience_sentence(audience(1000, 990, opted_out=10)) == "990 of 1,000 will receive it — 10 opted out"
+    assert (
+        audience_sentence(audience(1000, 990, opted_out=10)) == "990 of 1,000 will receive it — 10 opted out"
+    )
     assert audience_sentence(audience(5, 5)) == "5 of 5 will receive it"
     assert audience_sentence(audience(0, 0)) == "The group has no members yet."
     assert audience_sentence(audience(10, 6, opted_out=1, no_address=3)) == (
@@ -165,7 +167,9 @@ def test_the_send_rate_counts_the_last_full_minutes_only() -> None:
 def test_progress_and_time_left() -> None:
     running = progress({"entered": 100, "sent": 200}, 300, rate_per_minute=60.0, status="running")
     assert (running.reached, running.total, running.fraction) == (100, 400, 0.25)
-    assert running.left_text == "about 10 minutes left at 60 messages a minute"  # 300 × 2 / 60
+    assert (
+        running.left_text == "about 10 minutes left at 60 messages a minute"
+    )  # 300 contacts x 2 messages / 60 a minute
     assert progress({"entered": 5}, 0, 0.0, "running").left_text == "Everyone eligible has been reached"
     assert "next trigger" in progress({}, 40, 0.0, "scheduled").left_text
     assert progress({"entered": 5}, 3, 10.0, "paused").left_text.startswith("Paused")
