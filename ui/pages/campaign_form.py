@@ -128,6 +128,8 @@ class CampaignFormPage:
         }
         if self.form.flow_id is not None and self.form.flow_id not in sendable:
             sendable[self.form.flow_id] = f"flow {self.form.flow_id} (not sendable now)"
+        if self.campaign is None and self.form.sender_id is None and len(senders) == 1:
+            self.form.sender_id = senders[0]["id"]  # the only way out: nothing to choose
         self.sender_names = {
             sender["id"]: f"{sender['name']} · {sender['channel']} {sender['address']}" for sender in senders
         }
