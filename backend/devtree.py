@@ -28,7 +28,6 @@ DEMO_WORKSPACE = "Demo workspace"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "flowgate-demo"
 STARTUP_TIMEOUT_S = 60
-DEMO_SANDBOX_NUMBER = "+351910000000"
 STOP_TIMEOUT_S = 10
 
 
@@ -37,37 +36,26 @@ class _Stop(Exception):
 
 
 async def _prepare_database() -> str | None:
-    """Migrate, and seed the demo workspace when there is none; returns its admin key when just made."""
-    from backend.core.database import migrate
+    """Migrate, and seed the demo workspace when there is none; returns its admin key when just made.
+
+    The workspace and its demo (:mod:`backend.demo`) are made in one transaction: an interrupted seed
+    leaves an empty database, which the next ``flowgate dev`` seeds again, never a half-made demo that
+    the "no workspace yet" test would then skip for good.
+    """
+    from backend import demo
+    from backend.core.database import migrate, transaction
     from backend.workspaces import service
 
     await migrate()
     if await service.count_workspaces():
         return None
-    workspace, api_key = await service.create_workspace(
-        DEMO_WORKSPACE, DEMO_EMAIL, DEMO_PASSWORD, admin_name="Demo admin"
-    )
-    await _seed_demo_sender(workspace["id"])
-    return api_key
-
-
-async def _seed_demo_sender(workspace_id: int) -> None:
-    """A sandbox sender, so messages, replies and flows can be tried without any provider account."""
-    from backend.senders.tables import Sender
-
-    await Sender.insert(
-        Sender(
-            workspace=workspace_id,
-            name="Demo sandbox",
-            channel="whatsapp",
-            provider="sandbox",
-            address=DEMO_SANDBOX_NUMBER,
-            config={},
-            confirmation_message="You are unsubscribed from our marketing messages. Reply START to come back.",
-            opt_in_confirmation_message="Welcome back: you will receive our marketing messages again.",
-            help_reply="Demo shop: reply STOP to opt out of marketing, START to opt back in.",
+    async with transaction():
+        workspace, api_key = await service.create_workspace(
+            DEMO_WORKSPACE, DEMO_EMAIL, DEMO_PASSWORD, admin_name="Demo admin"
         )
-    )
+        made = await demo.seed(workspace["id"], api_key)
+    log.info("seeded the demo workspace: %s", made)
+    return api_key
 
 
 def _client_host(host: str) -> str:

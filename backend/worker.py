@@ -59,9 +59,13 @@ async def _startup(ctx: dict[str, Any]) -> None:
     await stack.enter_async_context(database_connection(pool_size=ctx.get("db_pool_size", 10)))
     # One provider registry (and its one HTTP client) per worker process, closed with the worker.
     from backend.config import get_settings
+    from backend.inbound.sandbox import AutoAnswers
     from backend.providers.registry import Providers
 
-    providers = Providers(public_url=get_settings().base_public_url)
+    # Sandbox senders with auto_reply schedule their simulated customers' answers as this worker's jobs.
+    providers = Providers(
+        public_url=get_settings().base_public_url, sandbox_answers=AutoAnswers(ctx["redis"])
+    )
     stack.push_async_callback(providers.aclose)
     ctx[message_tasks.PROVIDERS_KEY] = providers
     for domain in _DOMAINS:

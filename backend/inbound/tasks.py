@@ -1,10 +1,11 @@
 """Worker jobs of the inbound pipeline (registered in backend/worker.py through FUNCTIONS and CRON_JOBS).
 
 ``process_inbound`` processes the events a webhook (or the sandbox endpoint) stored; it re-enqueues
-itself, deferred, for an event's retries. ``sweep_inbound_events`` runs every minute (arq skips unique
-crons more frequent than that) and re-enqueues events still waiting after a minute, so a job lost in
-Redis delays an event by a minute or two but never loses it. The sweeper's job ids are the ones a retry
-would use, so an event whose retry is already scheduled is not enqueued twice.
+itself, deferred, for an event's retries. ``sandbox_answer`` stores a sandbox sender's simulated status
+or answer when it is due (:mod:`backend.inbound.sandbox`). ``sweep_inbound_events`` runs every minute
+(arq skips unique crons more frequent than that) and re-enqueues events still waiting after a minute, so
+a job lost in Redis delays an event by a minute or two but never loses it. The sweeper's job ids are the
+ones a retry would use, so an event whose retry is already scheduled is not enqueued twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from arq import cron
 
-from backend.inbound import processing
+from backend.inbound import processing, sandbox
 from backend.inbound.store import PROCESS_JOB, job_id
 from backend.inbound.tables import InboundEvent
 
@@ -34,6 +35,11 @@ def _delays(ctx: dict[str, Any]) -> tuple[float, ...]:
 
 async def process_inbound(ctx: dict[str, Any], event_ids: list[int]) -> dict[str, int]:
     return await processing.process_events(event_ids, queue=ctx.get("redis"), delays=_delays(ctx))
+
+
+async def sandbox_answer(ctx: dict[str, Any], sender_id: int, payload: dict[str, Any]) -> str:
+    """A sandbox customer's due status or answer (``auto_reply``), stored like a webhook's event."""
+    return await sandbox.deliver_answer(sender_id, payload, ctx["redis"])
 
 
 async def sweep_inbound_events(ctx: dict[str, Any], older_than: float | None = None) -> int:
@@ -58,5 +64,5 @@ async def sweep_inbound_events(ctx: dict[str, Any], older_than: float | None = N
     return enqueued
 
 
-FUNCTIONS: list = [process_inbound, sweep_inbound_events]
+FUNCTIONS: list = [process_inbound, sandbox_answer, sweep_inbound_events]
 CRON_JOBS: list = [cron(sweep_inbound_events, second={40}, unique=True, timeout=50)]

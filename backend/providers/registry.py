@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend.providers.base import Provider
 from backend.providers.http import ProviderHttp, make_http_client
 from backend.senders import provider_config
+
+if TYPE_CHECKING:  # provider modules are imported on first use
+    from backend.providers.sandbox import AnswerScheduler
 
 __all__ = ["PROVIDER_CLASSES", "Providers", "make_http_client", "webhook_url"]
 
@@ -46,10 +49,19 @@ class Providers:
     """Per process: the shared client and one provider per sender, rebuilt when the sender row changed
     (cache key: sender id + updated_at + provider)."""
 
-    def __init__(self, http: ProviderHttp | None = None, *, public_url: str) -> None:
+    def __init__(
+        self,
+        http: ProviderHttp | None = None,
+        *,
+        public_url: str,
+        sandbox_answers: AnswerScheduler | None = None,
+    ) -> None:
         self.http = http if http is not None else make_http_client()
         self._owns_http = http is None
         self.public_url = public_url.rstrip("/")
+        self.sandbox_answers = sandbox_answers
+        """Where sandbox senders with ``auto_reply`` hand their simulated answers (the worker's); None:
+        their customers stay silent."""
         self._cache: dict[int, tuple[tuple[Any, str], Provider]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -70,12 +82,15 @@ class Providers:
         name = str(sender["provider"])
         cls = _provider_class(name)
         config = provider_config.decode(name, sender.get("config") or {})
+        # Only the sandbox simulates the other end of the line; real providers answer through webhooks.
+        extra: dict[str, Any] = {"answers": self.sandbox_answers} if name == "sandbox" else {}
         return cls(
             sender_id=int(sender["id"]),
             address=str(sender["address"]),
             config=config,
             http=self.http,
             webhook_url=webhook_url(self.public_url, int(sender["id"])),
+            **extra,
         )
 
     def _retire(self, provider: Provider) -> None:

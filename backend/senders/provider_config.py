@@ -30,6 +30,10 @@ class ProviderConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     URLS: ClassVar[frozenset[str]] = frozenset()
     """Fields that must be http(s) URLs (tests point the API bases at local fake servers)."""
 
+    def problems(self) -> list[FieldProblem]:
+        """What the types cannot say (one field against another); each problem names its field."""
+        return []
+
 
 class WhatsAppCloudConfig(ProviderConfig):
     """Meta's WhatsApp Cloud API: send with the access token, verify webhooks with the app secret and
@@ -86,8 +90,51 @@ class SmtpConfig(ProviderConfig):
     from_name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
 
 
+Rate = Annotated[float, Meta(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Meta(ge=0.0, le=3600.0)]
+ReplyText = Annotated[str, Meta(min_length=1, max_length=200)]
+DEFAULT_AUTO_TEXTS = ("Yes please!", "Sounds good", "Not now, thanks", "How much is it?", "ok")
+"""What a simulated customer writes when the message has no buttons to tap: words a demo flow's reply
+branch can recognise ("yes", "ok") and words it cannot, and never a consent keyword."""
+
+
+class AutoReply(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How the sandbox plays the customer's phone for every message it accepts.
+
+    Each rate is a share of the step before it, as a real audience thins out: of the accepted messages
+    ``delivered`` are reported delivered, of those ``read`` are read, of those ``reply`` are answered
+    (a tap on one of the message's buttons when it has some, else one of ``texts``), and of the answers
+    to marketing messages ``stop`` say STOP instead. Each step comes a random ``delay_seconds``
+    ``[shortest, longest]`` after the one before it.
+    """
+
+    delivered: Rate = 0.95
+    read: Rate = 0.7
+    reply: Rate = 0.4
+    stop: Rate = 0.0
+    delay_seconds: tuple[Seconds, Seconds] = (2.0, 20.0)
+    texts: Annotated[tuple[ReplyText, ...], Meta(min_length=1, max_length=50)] = DEFAULT_AUTO_TEXTS
+
+
 class SandboxConfig(ProviderConfig):
-    """The in-process fake provider for demos and previews: nothing to configure."""
+    """The in-process fake provider for demos, previews and tests. Without ``auto_reply`` (the default)
+    it accepts every message and nothing more happens; with it, simulated customers answer."""
+
+    auto_reply: AutoReply | None = None
+
+    def problems(self) -> list[FieldProblem]:
+        if self.auto_reply is not None:
+            shortest, longest = self.auto_reply.delay_seconds
+            if shortest > longest:
+                return [
+                    FieldProblem(
+                        "config.auto_reply.delay_seconds",
+                        f"[shortest, longest] in seconds: the shortest ({shortest:g}) is longer than "
+                        f"the longest ({longest:g})",
+                        "body",
+                    )
+                ]
+        return []
 
 
 CONFIG_TYPES: dict[str, type[ProviderConfig]] = {
@@ -98,7 +145,8 @@ CONFIG_TYPES: dict[str, type[ProviderConfig]] = {
     "sandbox": SandboxConfig,
 }
 
-_AT_PATH = re.compile(r"at `\$\.([A-Za-z0-9_]+)")
+_AT_PATH = re.compile(r"at `\$\.([^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 
 
 def _fields(config_type: type[ProviderConfig]) -> dict[str, msgspec.structs.FieldInfo]:
@@ -155,11 +203,22 @@ def validate(provider: str, values: dict[str, Any]) -> dict[str, Any]:
     try:
         decoded = msgspec.convert(values, config_type)
     except msgspec.ValidationError as exc:
-        match = _AT_PATH.search(str(exc))
-        field = f"config.{match[1]}" if match else "config"
-        message = str(exc).split(" - at ")[0]
-        raise InvalidInput(field, message) from None
+        raise InvalidInput(*_named(exc)) from None
+    if problems := decoded.problems():
+        raise InvalidInput.many(problems)
     return {key: value for key, value in msgspec.to_builtins(decoded).items() if value is not None}
+
+
+def _named(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """msgspec's error as (field, message): the path it names (nested settings included, such as
+    ``config.auto_reply.read``), down to the unknown key itself when that is the complaint."""
+    text = str(exc)
+    match = _AT_PATH.search(text)
+    path = ["config", match[1]] if match else ["config"]
+    unknown = _UNKNOWN_FIELD.search(text)
+    if unknown and match:  # (validate() names unknown top-level keys before msgspec sees them)
+        path.append(unknown[1])
+    return ".".join(path), text.split(" - at ")[0]
 
 
 def merge(provider: str, stored: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -266,3 +266,67 @@ async def test_config_changes_are_audited_by_key_name_only(client, tenant):
     assert "SECRET" not in str(event)
     created = (await client.get("/api/v1/audit-log?action=sender.created", headers=tenant.headers())).json()
     assert created["items"][0]["data"]["secrets_set"] == ["auth_token"]
+
+
+# --- the sandbox's simulated customers (auto_reply) ------------------------------------------------------
+
+AUTO_REPLY = {"delivered": 0.97, "read": 0.75, "reply": 0.45, "stop": 0.01, "delay_seconds": [2, 20]}
+
+
+async def test_sandbox_auto_reply_is_stored_with_its_defaults_and_shown(client, tenant):
+    sender = await create_sender(client, tenant, "sandbox", config={"auto_reply": {"reply": 0.5}})
+    shown = sender["config"]["auto_reply"]
+    assert (shown["delivered"], shown["read"], shown["reply"], shown["stop"]) == (0.95, 0.7, 0.5, 0.0)
+    assert shown["delay_seconds"] == [2.0, 20.0]
+    assert "STOP" not in [text.upper() for text in shown["texts"]]  # default answers say no keyword
+
+    response = await client.patch(
+        f"/api/v1/senders/{sender['id']}",
+        json={"config": {"auto_reply": AUTO_REPLY}},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 200, response.text
+    assert {key: response.json()["config"]["auto_reply"][key] for key in AUTO_REPLY} == {
+        **AUTO_REPLY,
+        "delay_seconds": [2.0, 20.0],
+    }
+    # null switches the simulated customers off again: the sandbox's default.
+    off = await client.patch(
+        f"/api/v1/senders/{sender['id']}", json={"config": {"auto_reply": None}}, headers=tenant.headers()
+    )
+    assert off.status_code == 200, off.text
+    assert off.json()["config"] == {}
+
+
+@pytest.mark.parametrize(
+    ("auto_reply", "field"),
+    [
+        ({"read": 1.5}, "config.auto_reply.read"),
+        ({"delivered": -0.1}, "config.auto_reply.delivered"),
+        ({"stop": "often"}, "config.auto_reply.stop"),
+        ({"reply": True}, "config.auto_reply.reply"),
+        ({"replies": 0.5}, "config.auto_reply.replies"),
+        ({"delay_seconds": [5]}, "config.auto_reply.delay_seconds"),
+        ({"delay_seconds": [20, 2]}, "config.auto_reply.delay_seconds"),
+        ({"delay_seconds": [0, 7200]}, "config.auto_reply.delay_seconds[1]"),
+        ({"texts": []}, "config.auto_reply.texts"),
+        ({"texts": [""]}, "config.auto_reply.texts[0]"),
+        ("yes", "config.auto_reply"),
+    ],
+)
+async def test_bad_auto_reply_settings_are_400_naming_the_field(client, tenant, auto_reply, field):
+    response = await client.post(
+        "/api/v1/senders", json=body("sandbox", config={"auto_reply": auto_reply}), headers=tenant.headers()
+    )
+    assert response.status_code == 400, response.text
+    assert field_of(response) == field
+    assert (await client.get("/api/v1/senders", headers=tenant.headers())).json()["items"] == []
+
+
+async def test_auto_reply_is_a_sandbox_setting_only(client, tenant):
+    config = {**BODIES["whatsapp_cloud"]["config"], "auto_reply": AUTO_REPLY}
+    response = await client.post(
+        "/api/v1/senders", json=body("whatsapp_cloud", config=config), headers=tenant.headers()
+    )
+    assert response.status_code == 400
+    assert field_of(response) == "config.auto_reply"
