@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from nicegui import ui
+from nicegui import Client, ui
 
 from ui.backend import ApiError, BackendUnreachable, CampaignInfo, api
 from ui.components.campaign_rules import allowed_actions, api_time, input_time, next_start, parse_input_time
@@ -44,17 +44,20 @@ def action_buttons(
 
 
 async def run_action(session: Session, campaign: CampaignInfo, action: str, after: AfterChange) -> None:
+    # The dialogs delete themselves when closed, and with them the slot a confirm button's handler runs
+    # in: what follows the API's answer (a notice, a redraw, a new page) runs in the page's client.
+    client = ui.context.client
     if action == "modify":
         ui.navigate.to(f"/campaigns/{campaign['id']}/edit")
     elif action == "suspend":
-        _confirm_suspend(session, campaign, after)
+        _confirm_suspend(client, session, campaign, after)
     elif action == "resume":
-        _ask_resume(session, campaign, after)
+        _ask_resume(client, session, campaign, after)
     elif action == "delete":
-        _confirm_delete(session, campaign, after)
+        _confirm_delete(client, session, campaign, after)
 
 
-def _confirm_suspend(session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
+def _confirm_suspend(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
     with transient_dialog() as dialog, ui.card().classes("w-[28rem] gap-3").mark("suspend-dialog"):
         ui.label(f"Suspend “{campaign['name']}”?").classes("text-lg font-semibold")
         ui.label(
@@ -68,7 +71,12 @@ def _confirm_suspend(session: Session, campaign: CampaignInfo, after: AfterChang
             async def suspend() -> None:
                 dialog.close()
                 await _apply(
-                    session, campaign, after, api.suspend_campaign(session.token, campaign["id"]), "paused"
+                    client,
+                    session,
+                    campaign,
+                    after,
+                    api.suspend_campaign(session.token, campaign["id"]),
+                    "paused",
                 )
 
             ui.button("Suspend", icon="pause", on_click=suspend).props(
@@ -77,7 +85,7 @@ def _confirm_suspend(session: Session, campaign: CampaignInfo, after: AfterChang
     dialog.open()
 
 
-def _ask_resume(session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
+def _ask_resume(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
     end = datetime.fromisoformat(campaign["end_at"]).astimezone(UTC)
     with transient_dialog() as dialog, ui.card().classes("w-[28rem] gap-3").mark("resume-dialog"):
         ui.label(f"Resume “{campaign['name']}”").classes("text-lg font-semibold")
@@ -105,7 +113,7 @@ def _ask_resume(session: Session, campaign: CampaignInfo, after: AfterChange) ->
                     return
                 dialog.close()
                 call = api.resume_campaign(session.token, campaign["id"], api_time(moment))
-                await _apply(session, campaign, after, call, "scheduled to resume")
+                await _apply(client, session, campaign, after, call, "scheduled to resume")
 
             ui.button("Resume", icon="play_arrow", on_click=resume).props(
                 "unelevated no-caps color=primary"
@@ -113,7 +121,7 @@ def _ask_resume(session: Session, campaign: CampaignInfo, after: AfterChange) ->
     dialog.open()
 
 
-def _confirm_delete(session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
+def _confirm_delete(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
     with transient_dialog() as dialog, ui.card().classes("w-[28rem] gap-3").mark("delete-dialog"):
         ui.label(f"Delete “{campaign['name']}”?").classes("text-lg font-semibold")
         ui.label(
@@ -127,7 +135,12 @@ def _confirm_delete(session: Session, campaign: CampaignInfo, after: AfterChange
             async def delete() -> None:
                 dialog.close()
                 await _apply(
-                    session, campaign, after, api.delete_campaign(session.token, campaign["id"]), "deleted"
+                    client,
+                    session,
+                    campaign,
+                    after,
+                    api.delete_campaign(session.token, campaign["id"]),
+                    "deleted",
                 )
 
             ui.button("Delete", icon="delete", on_click=delete).props(
@@ -137,6 +150,18 @@ def _confirm_delete(session: Session, campaign: CampaignInfo, after: AfterChange
 
 
 async def _apply(
+    client: Client,
+    session: Session,
+    campaign: CampaignInfo,
+    after: AfterChange,
+    call: Awaitable[CampaignInfo | None],
+    done: str,
+) -> None:
+    with client:
+        await _answer(session, campaign, after, call, done)
+
+
+async def _answer(
     session: Session,
     campaign: CampaignInfo,
     after: AfterChange,

@@ -230,13 +230,14 @@ KPIS: tuple[tuple[str, str, str], ...] = (
 """(key, label, icon): the monitor's cards; ``members`` and ``eligible`` come from the audience."""
 
 FUNNEL: tuple[tuple[str, str], ...] = (
-    ("entered", "Entered"),
-    ("sent", "Sent"),
+    ("entered", "Contacts in"),
+    ("sent", "Messages sent"),
     ("delivered", "Delivered"),
     ("read", "Read"),
-    ("replied", "Replied"),
+    ("replied", "Replies"),
     ("completed", "Completed"),
 )
+"""Contacts who entered and completed around the messages between (a flow may send several each)."""
 
 
 def messages_per_minute(per_minute: list[dict[str, Any]], now: datetime, window: int = 5) -> float:
@@ -287,12 +288,16 @@ class Progress:
         return self.reached / self.total if self.total else 0.0
 
 
-def progress(totals: dict[str, int], eligible: int | None, rate_per_minute: float, status: str) -> Progress:
+def progress(totals: dict[str, int], reachable: int | None, rate_per_minute: float, status: str) -> Progress:
     """How far the campaign has come, and how long the contacts not reached yet will take at the recent
-    rate (messages per contact so far, over messages per minute)."""
+    rate (messages per contact so far, over messages per minute).
+
+    ``reachable`` is who the campaign reaches in all: the eligible plus those already in it, from one
+    audience answer (a sum of an older "eligible" and a newer "entered" would count people twice).
+    """
     reached = int(totals.get("entered", 0))
-    waiting = eligible or 0
-    total = reached + waiting
+    total = max(reached, reachable or 0)
+    waiting = total - reached
     if status == "ended":
         return Progress(reached, total, "Ended")
     if status == "paused":

@@ -398,7 +398,11 @@ class CampaignFormPage:
                 if pinned
                 else "The latest version: the campaign pins it when it first starts"
             ).classes("text-xs text-slate-500")
-            pane = PreviewPane(self.session, self.form.flow_id, version=pinned, on_close=dialog.close)
+
+            def close() -> None:
+                dialog.close()  # not handed over itself: it returns the dialog, which is awaitable
+
+            pane = PreviewPane(self.session, self.form.flow_id, version=pinned, on_close=close)
         dialog.open()
         await pane.start(pinned)
 

@@ -41,6 +41,12 @@ from ui.layout import shell_page
 from ui.pages.flow_workspace import NotShown, parse
 from ui.session import Session, forget, login_url
 
+LIVE_WORDS: dict[str, str] = {
+    "live": "● Live",
+    "reconnecting": "Reconnecting…",
+    "deleted": "This campaign was deleted",
+    "signed_out": "Signed out: reload to sign in",
+}
 AUDIENCE_EVERY_S = 5.0
 """The audience counts are queries over the whole group: asked for at most this often."""
 GRAPH_HEIGHT = "600px"
@@ -75,7 +81,7 @@ async def campaign_monitor_body(session: Session, campaign_id: str = "") -> None
     monitor = Monitor(session, campaign, audience)
     monitor.audience_entered = stats["totals"].get("entered", 0)
     await monitor.build()
-    monitor.show_stats(stats)
+    await monitor.show_stats(stats)
     monitor.start()
 
 
@@ -102,6 +108,9 @@ class Monitor:
         self.audience_entered: int | None = None
         self.audience_later: asyncio.Task[None] | None = None
         self.feed_task: asyncio.Task[None] | None = None
+        self.live_state: FeedState | None = None
+        self.drawn_version: int | None = None
+        """The flow version the graph shows."""
         self.failure_reasons: tuple[tuple[str, int], ...] | None = None
 
     # --- layout ------------------------------------------------------------------------------------------
@@ -158,7 +167,8 @@ class Monitor:
                 ui.label(status_label(campaign["status"])).classes(
                     "text-xs font-medium px-2 py-0.5 rounded-full " + STATUS_STYLE.get(campaign["status"], "")
                 ).mark("campaign-status")
-                self.live_label = ui.label("").classes("text-xs text-slate-500").mark("live-state")
+                self.live_label = ui.label("").mark("live-state")
+                self._show_live_state()
                 ui.space()
                 action_buttons(self.session, campaign, self.changed)
                 ui.button("Report (CSV)", icon="download", on_click=self.download_report).props(
@@ -202,13 +212,10 @@ class Monitor:
             if number is None:
                 flow = await api.get_flow(self.session.token, campaign["flow_id"])
                 number = flow["latest_version"]
-                self.graph_note.set_text(
-                    f"· version {number}, the latest: the campaign pins it when it starts" if number else ""
-                )
-            else:
-                self.graph_note.set_text(f"· version {number}, pinned")
             if number is None:
                 return None
+            self.drawn_version = number
+            self._show_graph_note()
             version = await api.get_version(self.session.token, campaign["flow_id"], number)
             return parse(version["graph"])
         except (ApiError, BackendUnreachable, NotShown):
@@ -236,13 +243,13 @@ class Monitor:
                 task.cancel()
 
     async def feed_state(self, state: FeedState) -> None:
-        text = {
-            "live": "● Live",
-            "reconnecting": "Reconnecting…",
-            "deleted": "This campaign was deleted",
-            "signed_out": "Signed out: reload to sign in",
-        }[state]
-        self.live_label.set_text(text)
+        self.live_state = state
+        self._show_live_state()
+
+    def _show_live_state(self) -> None:
+        """Also after the header is redrawn (the campaign started, was suspended or resumed)."""
+        state = self.live_state
+        self.live_label.set_text(LIVE_WORDS[state] if state else "")
         self.live_label.classes(
             replace="text-xs " + ("text-emerald-600" if state == "live" else "text-amber-700")
         )
@@ -260,7 +267,10 @@ class Monitor:
         for key, label in self.kpis.items():
             label.set_text(f"{int(values.get(key, 0)):,}")
         rate = messages_per_minute(stats["per_minute"], datetime.now(UTC))
-        state = progress(totals, self.audience["eligible"], rate, stats["status"])
+        audience = self.audience
+        state = progress(
+            totals, audience["eligible"] + audience["excluded"]["already_entered"], rate, stats["status"]
+        )
         self.progress_text.set_text(f"{state.reached:,} of {state.total:,} contacts reached")
         self.eta_text.set_text(state.left_text)
         self.progress_bar.set_value(state.fraction)
@@ -348,10 +358,22 @@ class Monitor:
         with contextlib.suppress(ApiError, BackendUnreachable):
             self.audience = await api.campaign_audience(self.session.token, self.campaign["id"])
 
+    def _show_graph_note(self) -> None:
+        pinned, drawn = self.campaign["flow_version"], self.drawn_version
+        if pinned is None:
+            text = f"· version {drawn}, the latest: the campaign pins it when it starts"
+        elif pinned == drawn:
+            text = f"· version {drawn}, pinned"
+        else:
+            text = f"· version {drawn}; the campaign pinned version {pinned}: reload to see it"
+        self.graph_note.set_text(text)
+
     async def _reload_campaign(self) -> None:
         with contextlib.suppress(ApiError, BackendUnreachable):
             self.campaign = await api.get_campaign(self.session.token, self.campaign["id"])
             self._draw_header()
+            if self.drawn_version is not None:
+                self._show_graph_note()
 
     async def changed(self, campaign: CampaignInfo | None) -> None:
         if campaign is None:  # deleted
@@ -360,6 +382,8 @@ class Monitor:
             return
         self.campaign = campaign
         self._draw_header()
+        if self.drawn_version is not None:
+            self._show_graph_note()
 
     async def download_report(self) -> None:
         try:

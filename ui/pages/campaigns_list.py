@@ -72,7 +72,7 @@ class CampaignsPage:
             search = (
                 ui.input(placeholder="Search by name", on_change=lambda e: self.search(e.value))
                 .props("outlined dense clearable")
-                .classes("w-60 max-sm:w-full bg-white")
+                .classes("w-56 max-sm:w-full bg-white")
                 .mark("campaign-search")
             )
             with search.add_slot("prepend"):
@@ -94,7 +94,7 @@ class CampaignsPage:
 
         ui.select(options, label=label, clearable=True, on_change=changed).props(
             "outlined dense options-dense"
-        ).classes("w-44 bg-white").mark(marker)
+        ).classes("w-40 bg-white").mark(marker)
 
     async def search(self, value: str | None) -> None:
         self.filters["name"] = (value or "").strip() or None

@@ -165,7 +165,7 @@ def test_the_send_rate_counts_the_last_full_minutes_only() -> None:
 
 
 def test_progress_and_time_left() -> None:
-    running = progress({"entered": 100, "sent": 200}, 300, rate_per_minute=60.0, status="running")
+    running = progress({"entered": 100, "sent": 200}, 400, rate_per_minute=60.0, status="running")
     assert (running.reached, running.total, running.fraction) == (100, 400, 0.25)
     assert (
         running.left_text == "about 10 minutes left at 60 messages a minute"
@@ -173,6 +173,8 @@ def test_progress_and_time_left() -> None:
     assert progress({"entered": 5}, 0, 0.0, "running").left_text == "Everyone eligible has been reached"
     assert "next trigger" in progress({}, 40, 0.0, "scheduled").left_text
     assert progress({"entered": 5}, 3, 10.0, "paused").left_text.startswith("Paused")
+    # an audience answer older than the latest count never makes the total smaller than who is in
+    assert progress({"entered": 192}, 190, 50.0, "running").total == 192
     assert duration_words(0.5) == "less than a minute"
     assert duration_words(180) == "3 hours"
     assert duration_words(60 * 24 * 3) == "3 days"
