@@ -28,6 +28,8 @@ from ui.pages import (
     placeholders,
     settings,
 )
+from ui.pages.audience import register as register_audience
+from ui.pages.optouts import register as register_optouts
 from ui.theme import FAVICON
 
 
@@ -47,6 +49,8 @@ def register_pages(api_url: str) -> None:
     campaign_form.register()  # before the monitor: /campaigns/new is not a campaign id
     campaign_monitor.register()
     settings.register()
+    register_optouts()  # /opt-outs, its history and categories pages
+    register_audience()  # /audience: contacts, groups, imports and one contact's page
     ui.page("/")(_home)
 
 

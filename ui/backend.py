@@ -540,6 +540,27 @@ class BackendClient:
             _decode(response)  # raises ApiError with the API's sentence
         return response.content
 
+    async def upload(self, token: str, path: str, *, filename: str, data: bytes, form: dict[str, str]) -> Any:
+        """A CSV file and form fields as ``multipart/form-data`` (imports); decoded like :meth:`request`."""
+        if self._client is None:
+            await self.start()
+        assert self._client is not None
+        try:
+            response = await self._client.post(
+                path,
+                files={"file": (filename, data, "text/csv")},
+                data=form,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=DOWNLOAD_TIMEOUT,
+            )
+        except httpx.TransportError as exc:
+            raise BackendUnreachable(self.base_url, type(exc).__name__) from exc
+        return _decode(response)
+
+    async def all_items(self, token: str, path: str) -> list[Any]:
+        """Every item of a paginated list, for pickers (bounded: see :meth:`_all`)."""
+        return await self._all(token, path)
+
     def websocket_url(self, path: str) -> str:
         """``ws://`` (or ``wss://``) form of an API path, for the live feeds."""
         return "ws" + self.base_url.removeprefix("http") + path

@@ -3,6 +3,9 @@
 Columns: ``phone``, ``email``, ``name``, ``timezone``, ``tags`` (``;``-separated); every other column
 is an attribute under its snake_case name. Header names are matched loosely (``E-Mail`` is ``email``,
 ``Mobile`` is ``phone``, see :data:`ALIASES`). The header needs a ``phone`` or an ``email`` column.
+The upload's option ``columns`` (a column mapping, :func:`parse_column_mapping`) says what a header cell
+means when its name does not: ``{"Tel. 2": "phone", "Club": "club", "Notes": null}``; row errors then
+name the column by its meaning (``phone``).
 
 A row whose phone or email belongs to a contact updates that contact; rows of the file that share an
 address merge, the later row winning. Blank cells leave the contact's value alone; tags are added to
@@ -17,7 +20,8 @@ INSERT for the new ones and one UPDATE … FROM (VALUES …) for those that actu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +41,11 @@ from backend.imports.kinds import (
     snake_case,
 )
 
+IGNORED = "-ignored-"
+"""Prefix of the name given to a column the mapping leaves out: no attribute key or header name can
+start with ``-``, so it never meets a real column."""
+MAX_MAPPED_COLUMNS = 500
+
 STANDARD_COLUMNS = frozenset({"phone", "email", "name", "timezone", "tags"})
 ALIASES = {
     "e_mail": "email",
@@ -50,6 +59,50 @@ ALIASES = {
     "tag": "tags",
 }
 """Common spellings of the standard columns in exported spreadsheets (after snake_case)."""
+
+
+def parse_column_mapping(text: str) -> dict[str, str | None]:
+    """The ``columns`` form field as ``{snake_case header cell: meaning or None}``; 400 naming ``columns``.
+
+    A meaning is a standard column or an attribute key (taken as it is: ``"mobile"`` maps to an
+    attribute called ``mobile``, not to the phone); None leaves the column out. Two cells may not
+    mean the same thing.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidInput("columns", 'is not JSON; expected an object such as {"Mobile": "phone"}') from None
+    if not isinstance(value, dict):
+        raise InvalidInput("columns", 'must be a JSON object such as {"Mobile": "phone", "Notes": null}')
+    if len(value) > MAX_MAPPED_COLUMNS:
+        raise InvalidInput("columns", f"names {len(value)} columns; at most {MAX_MAPPED_COLUMNS}")
+    mapping: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    for raw, target in value.items():
+        key = snake_case(raw)
+        if not key:
+            raise InvalidInput("columns", f"{raw!r} is not a column name")
+        if key in mapping:
+            raise InvalidInput("columns", f"{sources[key]!r} and {raw!r} are the same column")
+        if target is not None:
+            if not isinstance(target, str) or not target.strip():
+                raise InvalidInput(
+                    "columns",
+                    f"{raw!r} must map to a column name or an attribute key, or null to leave it out",
+                )
+            target = target.strip()
+            if target not in STANDARD_COLUMNS:
+                fields.attribute_key(target, field="columns")
+            taken = next((sources[k] for k, v in mapping.items() if v == target), None)
+            if taken is not None:
+                raise InvalidInput("columns", f"{taken!r} and {raw!r} both map to {target!r}")
+        mapping[key] = target
+        sources[key] = raw
+    return mapping
+
+
+def ignored(column: str) -> bool:
+    return column.startswith(IGNORED)
 
 
 @dataclass(slots=True)
@@ -104,12 +157,31 @@ class ContactsImport(ImportKind):
         name = snake_case(raw)
         return ALIASES.get(name, name)
 
+    def header_names(self, header: Sequence[str], options: Mapping[str, Any]) -> list[str]:
+        """Each cell's meaning: the mapping's when it names the cell, else the automatic one."""
+        mapping: dict[str, str | None] = options.get("columns") or {}
+        keys = [snake_case(cell) for cell in header]
+        missing = [key for key in mapping if key not in keys]
+        if missing:
+            raise HeaderProblem(
+                f"the column mapping names {', '.join(repr(key) for key in missing)}, which the file's "
+                "header does not have"
+            )
+        names = []
+        for position, (cell, key) in enumerate(zip(header, keys, strict=True), start=1):
+            if key in mapping:
+                target = mapping[key]
+                names.append(f"{IGNORED}{position}" if target is None else target)
+            else:
+                names.append(self.column_name(cell))
+        return names
+
     def header_problems(self, columns: Sequence[str], options: Any) -> list[str]:
         problems = []
         if "phone" not in columns and "email" not in columns:
             problems.append("the file needs a phone or an email column")
         for column in columns:
-            if column in STANDARD_COLUMNS:
+            if column in STANDARD_COLUMNS or ignored(column):
                 continue
             try:
                 fields.attribute_key(column)
@@ -129,7 +201,9 @@ class ContactsImport(ImportKind):
                 raise HeaderProblem(f"group_id: group {group_id} no longer exists in this workspace")
 
     async def validate(self, job: ImportJob, rows: Sequence[Row]) -> tuple[list[Any], list[RowError]]:
-        attribute_columns = [column for column in job.columns if column not in STANDARD_COLUMNS]
+        attribute_columns = [
+            column for column in job.columns if column not in STANDARD_COLUMNS and not ignored(column)
+        ]
         records: list[ContactRecord] = []
         errors: list[RowError] = []
         for row in rows:

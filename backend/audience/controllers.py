@@ -15,9 +15,10 @@ from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from backend.audience import contact_import, eligibility, groups, service
+from backend.audience import contact_import, eligibility, export, groups, includes, service
 from backend.audience.schemas import (
     AudienceOut,
     Channel,
@@ -46,6 +47,9 @@ SenderParam = Annotated[
     int | None, QueryParameter(description="Apply opt-outs as this sender would (its own and workspace-wide)")
 ]
 CategoryParam = Annotated[int | None, QueryParameter(description="Marketing category of the message")]
+IncludeParam = Annotated[
+    list[includes.Include] | None, QueryParameter(description=includes.INCLUDE_DESCRIPTION)
+]
 OptedInOnlyParam = Annotated[
     bool,
     QueryParameter(
@@ -53,6 +57,14 @@ OptedInOnlyParam = Annotated[
         "never one the person made themselves"
     ),
 ]
+
+
+QParam = Annotated[str | None, QueryParameter(description="Text contained in the name, phone or email")]
+GroupFilterParam = Annotated[int | None, QueryParameter(description="Members of this group")]
+TagParam = Annotated[str | None, QueryParameter(description="Contacts with this tag")]
+PhoneParam = Annotated[str | None, QueryParameter(description="Exact phone, in any format")]
+EmailParam = Annotated[str | None, QueryParameter(description="Exact email, any case")]
+UpdatedSinceParam = Annotated[datetime | None, QueryParameter(description="Changed at or after")]
 
 
 def _contact(row: dict[str, Any]) -> ContactOut:
@@ -68,6 +80,9 @@ class ContactImportForm:
     """Add every imported contact to this group."""
     on_error: Literal["skip", "reject"] = "skip"
     """``skip``: bad rows are reported and skipped; ``reject``: any bad row rejects the whole file."""
+    columns: str = ""
+    """JSON object: header cell → ``phone``, ``email``, ``name``, ``timezone``, ``tags``, an attribute
+    key, or null to leave the column out; columns not named keep their automatic meaning."""
 
 
 class ContactController(Controller):
@@ -79,14 +94,13 @@ class ContactController(Controller):
     async def list_contacts(
         self,
         principal: Caller,
-        q: Annotated[
-            str | None, QueryParameter(description="Text contained in the name, phone or email")
-        ] = None,
-        group_id: Annotated[int | None, QueryParameter(description="Members of this group")] = None,
-        tag: Annotated[str | None, QueryParameter(description="Contacts with this tag")] = None,
-        phone: Annotated[str | None, QueryParameter(description="Exact phone, in any format")] = None,
-        email: Annotated[str | None, QueryParameter(description="Exact email, any case")] = None,
-        updated_since: Annotated[datetime | None, QueryParameter(description="Changed at or after")] = None,
+        q: QParam = None,
+        group_id: GroupFilterParam = None,
+        tag: TagParam = None,
+        phone: PhoneParam = None,
+        email: EmailParam = None,
+        updated_since: UpdatedSinceParam = None,
+        include: IncludeParam = None,
         cursor: CursorParam = None,
         limit: LimitParam = 50,
     ) -> Page[ContactOut]:
@@ -94,15 +108,55 @@ class ContactController(Controller):
             principal, q=q, group_id=group_id, tag=tag, phone=phone, email=email, updated_since=updated_since
         )
         rows, next_cursor = await fetch_page(query, Contact.id, cursor, limit)
+        await includes.attach(principal.workspace_id, rows, include)
         return Page(items=[_contact(row) for row in rows], next_cursor=next_cursor)
+
+    @get(
+        "/export",
+        summary="The contacts as CSV, with the list's filters; the file imports back as it is",
+        description="Columns `id, phone, email, name, timezone, tags` (`;`-separated), `created_at`, "
+        "`updated_at`, then one column per attribute key. Streamed in id order.",
+    )
+    async def export_contacts(
+        self,
+        principal: Caller,
+        q: QParam = None,
+        group_id: GroupFilterParam = None,
+        tag: TagParam = None,
+        phone: PhoneParam = None,
+        email: EmailParam = None,
+        updated_since: UpdatedSinceParam = None,
+    ) -> Stream:
+        filters = {
+            "q": q,
+            "group_id": group_id,
+            "tag": tag,
+            "phone": phone,
+            "email": email,
+            "updated_since": updated_since,
+        }
+        await service.filtered_contacts(principal, **filters)  # a bad filter is a 400 before streaming
+
+        async def make_query(*columns: Any):
+            return await service.filtered_contacts(principal, columns=columns, **filters)
+
+        return Stream(
+            export.stream_csv(make_query),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+        )
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create a contact; 409 when its phone or email is taken")
     async def create_contact(self, principal: Caller, data: JSONBody[ContactCreate]) -> ContactOut:
         return _contact(await service.create_contact(principal, data))
 
     @get("/{contact_id:int}", summary="One contact")
-    async def get_contact(self, principal: Caller, contact_id: FromPath[int]) -> ContactOut:
-        return _contact(await service.get_contact(principal.workspace_id, contact_id))
+    async def get_contact(
+        self, principal: Caller, contact_id: FromPath[int], include: IncludeParam = None
+    ) -> ContactOut:
+        row = await service.get_contact(principal.workspace_id, contact_id)
+        await includes.attach(principal.workspace_id, [row], include)
+        return _contact(row)
 
     @patch("/{contact_id:int}", summary="Change a contact; fields left out keep their value")
     async def update_contact(
@@ -125,7 +179,9 @@ class ContactController(Controller):
         description=(
             "Columns `phone`, `email`, `name`, `timezone`, `tags` (`;`-separated); every other column "
             "becomes an attribute under its snake_case name. UTF-8 (a BOM is fine); comma, semicolon or "
-            "tab separated. Rows matching a contact by phone or email update it."
+            "tab separated. Rows matching a contact by phone or email update it. The form field "
+            "`columns` (JSON) maps header cells to those meanings or to attribute keys, null leaving a "
+            'column out: `{"Mobile": "phone", "Club": "club", "Notes": null}`.'
         ),
         **UPLOAD_ROUTE_OPTIONS,
     )
@@ -136,6 +192,8 @@ class ContactController(Controller):
         data: Annotated[ContactImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> ImportOut:
         options: dict[str, Any] = {}
+        if data.columns.strip():
+            options["columns"] = contact_import.parse_column_mapping(data.columns)
         if data.group_id is not None:
             await _own_group(principal.workspace_id, data.group_id, field="group_id")
             options["group_id"] = data.group_id
@@ -235,6 +293,7 @@ class GroupController(Controller):
         sender_id: SenderParam = None,
         category_id: CategoryParam = None,
         opted_in_only: OptedInOnlyParam = True,
+        include: IncludeParam = None,
         cursor: CursorParam = None,
         limit: LimitParam = 50,
     ) -> MemberPage:
@@ -244,6 +303,7 @@ class GroupController(Controller):
         rows, next_cursor, applied = await eligibility.list_members(
             principal.workspace_id, group, wanted, cursor, limit
         )
+        await includes.attach(principal.workspace_id, rows, include)
         return MemberPage(
             items=[_contact(row) for row in rows], next_cursor=next_cursor, opt_out_filter_applied=applied
         )

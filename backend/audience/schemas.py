@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
+from backend.consent.schemas import OptOutOut
 from backend.core.schemas import Input, Output
 
 Channel = Literal["whatsapp", "sms", "viber", "email"]
@@ -57,6 +58,11 @@ class ContactPatch(Input):
     timezone: TimeZone | UnsetType | None = UNSET
 
 
+class GroupRef(Output):
+    id: int
+    name: str
+
+
 class ContactOut(Output):
     id: int
     phone: str | None
@@ -67,6 +73,10 @@ class ContactOut(Output):
     timezone: str | None
     created_at: datetime
     updated_at: datetime
+    opt_outs: list[OptOutOut] | UnsetType = UNSET
+    """With ``include=opt_outs`` only: the active opt-out entries of the contact's phone and email."""
+    groups: list[GroupRef] | UnsetType = UNSET
+    """With ``include=groups`` only: the groups the contact belongs to."""
 
 
 class GroupCreate(Input):

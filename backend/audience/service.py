@@ -209,9 +209,11 @@ async def filtered_contacts(
     phone: str | None = None,
     email: str | None = None,
     updated_since: datetime | None = None,
+    columns: tuple[Any, ...] = (),
 ):
-    """The list query with the API's filters; filter values are validated like the fields they match."""
-    query = contacts_query(principal.workspace_id)
+    """The list query with the API's filters (selecting ``columns``, all when none); filter values are
+    validated like the fields they match."""
+    query = contacts_query(principal.workspace_id, *columns)
     if q:
         query = query.where(
             contains_text(Contact.name, q) | contains_text(Contact.phone, q) | contains_text(Contact.email, q)

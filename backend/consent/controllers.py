@@ -177,7 +177,9 @@ class OptOutController(Controller):
     @get(
         "/check",
         summary="Would a marketing message to this address be blocked now?",
-        description="Answers with the gate every send path uses, for a marketing message.",
+        description="Answers with the gate every send path uses, for a marketing message, and the address "
+        "as an opt-out would store it (a bad address is a 400 naming `address`: forms check with it as "
+        "people type).",
     )
     async def check(
         self,
@@ -189,11 +191,13 @@ class OptOutController(Controller):
     ) -> CheckOut:
         await validation.category_of(principal.workspace_id, category_id, source="query")
         await validation.sender_of(principal.workspace_id, sender_id, channel, source="query")
+        # Normalised here, so a bad address names the query parameter and the answer can say how it reads.
+        normalised = await validation.lookup_address(principal.workspace_id, channel, address)
         now = validation.now_utc()
         decision = await may_send(
             principal.workspace_id,
             channel=channel,
-            address=address,
+            address=normalised,
             kind="marketing",
             sender_id=sender_id,
             category_id=category_id,
@@ -202,7 +206,9 @@ class OptOutController(Controller):
         rows = await queries.entries_by_id(
             principal.workspace_id, [entry["id"] for entry in decision.entries]
         )
-        return CheckOut(opted_out=not decision.allowed, entries=[_entry(row, now) for row in rows])
+        return CheckOut(
+            opted_out=not decision.allowed, address=normalised, entries=[_entry(row, now) for row in rows]
+        )
 
     @get(
         "/export",

@@ -72,6 +72,8 @@ class OptOutOut(Output):
 class CheckOut(Output):
     opted_out: bool
     """Whether a marketing message to this address (from this sender, in this category) is blocked now."""
+    address: str
+    """The address as entries store it (E.164, lower-case email): what an opt-out of it would record."""
     entries: list[OptOutOut]
     """The active entries that block it."""
 

@@ -143,6 +143,13 @@ class ImportKind(ABC):
         """The normalised name of a header cell; the default is :func:`snake_case`."""
         return snake_case(raw)
 
+    def header_names(self, header: Sequence[str], options: Mapping[str, Any]) -> list[str]:
+        """The names of the header's cells for this import; the default is :meth:`column_name` of each.
+
+        A kind whose uploads may say what each column means (a column mapping in ``options``) overrides
+        this; raise :class:`HeaderProblem` when the options do not fit the file."""
+        return [self.column_name(cell) for cell in header]
+
     def header_problems(self, columns: Sequence[str], options: Mapping[str, Any]) -> list[str]:
         """Why a header cannot be imported (empty: it can). The runner has already refused empty and
         duplicate names; the default checks ``required_columns`` and ``known_columns``."""

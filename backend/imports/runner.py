@@ -317,7 +317,10 @@ class _Run:
     def _columns(self, header: list[str]) -> list[str]:
         while header and not header[-1].strip():
             header = header[:-1]  # a trailing delimiter after the last name
-        names = [self.kind.column_name(cell) for cell in header]
+        try:
+            names = self.kind.header_names(header, self.job.options)
+        except HeaderProblem as problem:
+            raise _Failed("header: " + problem.detail) from None
         problems = [
             f"column {position} has no name" for position, name in enumerate(names, start=1) if not name
         ]

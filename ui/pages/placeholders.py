@@ -26,20 +26,6 @@ class Placeholder:
 
 PLACEHOLDERS: tuple[Placeholder, ...] = (
     Placeholder(
-        "/audience",
-        "Audience",
-        "The contacts campaigns reach, their attributes, and the groups they belong to.",
-        "groups",
-        "No contacts yet",
-    ),
-    Placeholder(
-        "/opt-outs",
-        "Opt-outs",
-        "Everyone who must not receive marketing: on which channel, for which category, until when, and why.",
-        "unsubscribe",
-        "No opt-outs yet",
-    ),
-    Placeholder(
         "/senders",
         "Senders",
         "The WhatsApp and SMS numbers, Viber accounts and email addresses Flowgate sends from, with their "

@@ -14,6 +14,7 @@ from tests.backend.consent.helpers import (
     EMAIL_A,
     PHONE_A,
     PHONE_B,
+    check,
     make_category,
     make_sender,
     post_optout,
@@ -223,7 +224,7 @@ async def test_delete_opts_back_in_and_records_who_and_why(client, tenant):
             params={"channel": "sms", "address": PHONE_A},
             headers=tenant.headers("viewer"),
         )
-    ).json() == {"opted_out": False, "entries": []}
+    ).json() == {"opted_out": False, "address": PHONE_A, "entries": []}
     events = (await client.get("/api/v1/consent-events", headers=tenant.headers("viewer"))).json()["items"]
     assert [(e["kind"], e["entry_id"], e["reason"], e["source"]) for e in events] == [
         ("opt_out", entry["id"], "", "api"),
@@ -300,6 +301,17 @@ async def test_check_uses_category_and_sender(client, tenant):
     assert (await check(category_id=category["id"], sender_id=news["id"]))["opted_out"] is False
     assert (await check())["opted_out"] is True
     assert (await check(address=PHONE_B))["opted_out"] is False
+
+
+async def test_check_says_how_the_address_reads_so_forms_can_show_it_as_people_type(client, tenant):
+    answer = await check(client, tenant, channel="sms", address="00351 912 000 001")
+    assert answer == {"opted_out": False, "address": PHONE_A, "entries": []}
+    assert (await check(client, tenant, channel="email", address=" Ana@Example.COM "))["address"] == EMAIL_A
+    bad = await client.get(
+        "/api/v1/optouts/check", params={"channel": "sms", "address": "12"}, headers=tenant.headers("viewer")
+    )
+    assert bad.status_code == 400
+    assert [problem["field"] for problem in bad.json()["errors"]] == ["address"]
 
 
 @pytest.mark.parametrize(
