@@ -29,6 +29,7 @@ from ui.pages import (
     settings,
 )
 from ui.pages.audience import register as register_audience
+from ui.pages.not_found import register as register_not_found
 from ui.pages.optouts import register as register_optouts
 from ui.theme import FAVICON
 
@@ -38,6 +39,7 @@ def register_pages(api_url: str) -> None:
     api.configure(api_url)
     app.on_startup(api.start)
     app.on_shutdown(api.close)
+    register_not_found()  # unknown addresses: a page inside the app instead of NiceGUI's bare 404
 
     login.register()
     placeholders.register()

@@ -36,6 +36,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+import phonenumbers
 from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
@@ -304,11 +305,28 @@ class FormState:
     errors: dict[str, str] = field(default_factory=dict)
 
 
+EXAMPLE_REGION = "GB"
+
+
+@cache
+def example_mobile(region: str = "") -> str:
+    """A mobile number to show as an example, in international format, that this form accepts.
+
+    Taken from phonenumbers' own examples for ``region`` (else :data:`EXAMPLE_REGION`), the library
+    the form validates with. The UK's drama numbers (+44 7700 900xxx) look like a natural choice but
+    are unassigned, so the validator refuses them: an example the form then rejects confuses people.
+    """
+    number = phonenumbers.example_number_for_type(
+        region.upper() or EXAMPLE_REGION, phonenumbers.PhoneNumberType.MOBILE
+    ) or phonenumbers.example_number_for_type(EXAMPLE_REGION, phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def _phone_hint(region: str) -> str:
     base = "Stops WhatsApp, SMS and Viber marketing to this number."
     if region:
         return f"{base} Numbers without a country code are read as {region} numbers."
-    return f"{base} Start with the country code, for example +44 7700 900123."
+    return f"{base} Start with the country code, for example {example_mobile()}."
 
 
 def _field_error(name: str, state: FormState) -> tuple[Markup, str, str]:
@@ -372,7 +390,7 @@ def _validated(form: Mapping[str, str], region: str) -> tuple[FormState, str | N
         except InvalidInput:
             # The normaliser's words are for admins ("set default_phone_region"); these are for the public.
             state.errors["phone"] = "Enter a valid mobile number" + (
-                "" if region else ", starting with the country code (for example +44 7700 900123)"
+                "" if region else f", starting with the country code (for example {example_mobile()})"
             )
     if len(state.email) > MAX_EMAIL_CHARS:
         state.errors["email"] = f"Enter at most {MAX_EMAIL_CHARS} characters"

@@ -46,9 +46,40 @@ def _draft_trigger(draft: dict[str, Any]) -> str:
 
 
 def status_of(row: dict[str, Any]) -> str:
+    """``draft`` (never published), ``published`` (the draft is the latest version) or ``draft_ahead``.
+
+    ``published_revision`` is the draft revision known to hold the latest version's graph: publishing
+    sets it, and so does every save whose graph turns out equal to that version (see
+    :func:`same_graph`), so a draft changed and changed back (an undo) reads as published again.
+    """
     if row["latest_version"] is None:
         return "draft"
     return "published" if row["published_revision"] == row["revision"] else "draft_ahead"
+
+
+def _canonical(raw: dict[str, Any]) -> bytes:
+    """A graph as bytes that differ only when the graph says something different.
+
+    Left out: edge ids (labels the editor invents; no run, report or person reads them) and the order
+    of the node and edge lists (a run follows ids and ports, never list positions). Everything else
+    counts, positions and labels included: a version is also what its page and the campaign monitor
+    draw, so a tidied layout or a renamed step is worth publishing.
+    """
+    builtins = graph_to_builtins(decode_graph(raw))
+    nodes = sorted(msgspec.json.encode(node, order="sorted") for node in builtins["nodes"])
+    edges = sorted(
+        msgspec.json.encode([edge["source"], edge["source_port"], edge["target"]])
+        for edge in builtins["edges"]
+    )
+    return msgspec.json.encode([builtins["format_version"], nodes, edges])
+
+
+def same_graph(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two stored graphs (a draft, a version) are the same flow; unreadable ones never are."""
+    try:
+        return _canonical(first) == _canonical(second)
+    except FormatError:
+        return False
 
 
 def flow_out(row: dict[str, Any], *, with_graph: bool) -> dict[str, Any]:
@@ -128,7 +159,32 @@ async def update_flow(
             f"revision: the draft changed since revision {revision} (now {current['revision']}); "
             "reload it and apply your change again"
         )
+    await _note_if_published(principal.workspace_id, flow_id, revision + 1)
     return await get_flow(principal, flow_id)
+
+
+async def _note_if_published(workspace_id: int, flow_id: int, revision: int) -> None:
+    """Record that draft ``revision`` holds the latest version's graph, when it does.
+
+    Runs after the save, outside its statement: the update is guarded by ``revision``, so a save or
+    publish that lands in between is never overwritten, only left to speak for itself.
+    """
+    row = (
+        await flows_query(workspace_id, Flow.draft, Flow.latest_version, Flow.published_revision)
+        .where((Flow.id == flow_id) & (Flow.revision == revision))
+        .first()
+    )
+    if row is None or row["latest_version"] is None or row["published_revision"] == revision:
+        return
+    version = (
+        await versions_query(workspace_id, flow_id, FlowVersion.graph)
+        .where(FlowVersion.number == row["latest_version"])
+        .first()
+    )
+    if version is not None and same_graph(row["draft"], version["graph"]):
+        await Flow.update({Flow.published_revision: revision}).where(
+            (Flow.id == flow_id) & (Flow.revision == revision)
+        )
 
 
 async def delete_flow(principal: Principal, flow_id: int) -> None:
@@ -207,14 +263,19 @@ async def _publish(principal: Principal, flow_id: int, revision: int | None) -> 
                     for problem in problems
                 ],
             )
-        if row["latest_version"] is not None and row["published_revision"] == row["revision"]:
+        if row["latest_version"] is not None:
+            # Unchanged means the same graph, not the same revision: a draft edited and edited back
+            # (or only renamed) is still the latest version, and publishing it must not duplicate it.
             latest = await _version_row(principal, flow_id, row["latest_version"])
-            return {
-                "flow_id": flow_id,
-                "version": latest["number"],
-                "published_at": latest["published_at"],
-                "created": False,
-            }
+            if same_graph(row["draft"], latest["graph"]):
+                if row["published_revision"] != row["revision"]:
+                    await Flow.update({Flow.published_revision: row["revision"]}).where(Flow.id == flow_id)
+                return {
+                    "flow_id": flow_id,
+                    "version": latest["number"],
+                    "published_at": latest["published_at"],
+                    "created": False,
+                }
         number = (row["latest_version"] or 0) + 1
         version = (
             await FlowVersion.insert(

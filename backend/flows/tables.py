@@ -17,7 +17,8 @@ class Flow(Table, tablename="flows"):
     revision = Integer(default=1)
     latest_version = Integer(null=True, default=None)
     published_revision = Integer(null=True, default=None)
-    """The draft revision that the latest version was published from: tells 'published' from 'draft ahead'."""
+    """A draft revision known to hold the latest version's graph (set by publishing, and by a save that
+    brings the draft back to that graph): tells 'published' from 'draft ahead'."""
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     created_by = ForeignKey(User, on_delete=OnDelete.set_null, null=True)

@@ -334,3 +334,165 @@ async def test_tidy_up_lays_an_example_out_without_overlaps_in_one_undo_step(
         await page.wait_for_timeout(100)
     assert await positions() == before
     assert page.errors == []
+
+
+# --- issue 12: the flow builder's rough edges, where only a browser can show them -------------------
+
+
+def _inside(box: dict, width: int, height: int) -> bool:
+    return (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width
+        and box["y"] + box["height"] <= height
+    )
+
+
+async def test_the_conflict_banner_leaves_the_zoom_controls_in_view(
+    live_ui: str, browser_page, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    page = browser_page
+    expect = playwright_api.expect
+    flow = await create_flow(client, tenant)
+    await log_in(page, live_ui, tenant, f"/flows/{flow['id']}")
+    await page.wait_for_selector('.vue-flow__node[data-id="done"]', timeout=15_000)
+    # Another tab saves first; then a drag here cannot be saved.
+    other = await client.put(
+        f"/api/v1/flows/{flow['id']}",
+        json={"name": "Renamed elsewhere", "revision": 1},
+        headers=tenant.headers(),
+    )
+    assert other.status_code == 200
+    box = await node(page, "done").bounding_box()
+    await page.mouse.move(box["x"] + 60, box["y"] + 20)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + 140, box["y"] + 60, steps=8)
+    await page.mouse.up()
+
+    await expect(page.get_by_role("button", name="Reload")).to_be_visible(timeout=10_000)
+    viewport = page.viewport_size
+    for selector in (".vue-flow__controls", ".vue-flow__minimap"):
+        placed = await page.locator(selector).bounding_box()
+        assert placed and _inside(placed, viewport["width"], viewport["height"]), (selector, placed, viewport)
+    # The page itself does not scroll: the canvas shrank by the banner's height instead.
+    assert await page.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight + 1")
+    await page.screenshot(path=str(OUTPUT / "flow-editor-conflict.png"))
+    assert page.errors == []
+
+
+async def test_palette_clicks_place_steps_apart_and_the_preview_tab_starts_itself(
+    live_ui: str, browser_page, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    page = browser_page
+    expect = playwright_api.expect
+    flow = await create_flow(client, tenant)
+    await log_in(page, live_ui, tenant, f"/flows/{flow['id']}")
+    await page.wait_for_selector('.vue-flow__node[data-id="done"]', timeout=15_000)
+    await page.wait_for_timeout(300)
+
+    for kind in ("end", "end", "send_message", "delay"):
+        await page.locator(f'.fg-palette-item[data-kind="{kind}"]').click()
+        await page.wait_for_timeout(250)
+    await expect(page.locator(".vue-flow__node")).to_have_count(8)
+    boxes = [await box.bounding_box() for box in await page.locator(".vue-flow__node").all()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x"] + a["width"] <= b["x"]
+                or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"]
+                or b["y"] + b["height"] <= a["y"]
+            )
+            assert apart, f"two steps overlap after palette clicks: {a} {b}"
+    await page.screenshot(path=str(OUTPUT / "flow-editor-palette-clicks.png"))
+
+    # Never published: the Preview tab says so instead of staying blank.
+    await page.get_by_role("tab", name="Preview").click()
+    await expect(page.get_by_text("Not published yet")).to_be_visible()
+    await expect(page.get_by_text(re.compile(r"First fix the \d+ problems"))).to_be_visible()
+    await expect(page.get_by_role("button", name="Publish and preview")).to_be_disabled()
+    await page.screenshot(path=str(OUTPUT / "flow-editor-preview-unpublished.png"))
+    assert page.errors == []
+
+
+async def test_a_nine_step_example_fits_readably_and_consent_steps_have_their_own_colours(
+    live_ui: str, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    created = await client.post(
+        "/api/v1/flows",
+        json={"name": "Nine steps", "graph": graph_to_builtins(load_example("welcome_opt_in"))},
+        headers=tenant.headers(),
+    )
+    flow = created.json()
+    assert (
+        await client.post(f"/api/v1/flows/{flow['id']}/publish", headers=tenant.headers())
+    ).status_code == 201
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            # A laptop screen: the whole flow fitted would be drawn at about a third of its size.
+            page = await browser.new_page(viewport={"width": 1280, "height": 760})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await log_in(page, live_ui, tenant, f"/flows/{flow['id']}")
+            await page.wait_for_selector('.vue-flow__node[data-id="no_answer"]', timeout=15_000)
+            await page.get_by_role("button", name="Fit the flow on screen").click()
+            await page.wait_for_timeout(500)
+            zoom = await page.locator(".vue-flow__viewport").evaluate(
+                "element => new DOMMatrixReadOnly(getComputedStyle(element).transform).a"
+            )
+            assert zoom >= 0.6 - 1e-6, f"fitted at {zoom:.2f}: text would be unreadably small"
+            label = (
+                await node(page, "welcome")
+                .locator(".fg-node-summary")
+                .evaluate("element => parseFloat(getComputedStyle(element).fontSize)")
+            )
+            assert label * zoom >= 7.5
+            tones = {
+                step: await node(page, step)
+                .locator(".fg-node")
+                .evaluate("element => getComputedStyle(element).borderTopColor")
+                for step in ("opt_in", "opt_out")
+            }
+            assert tones["opt_out"] == "rgb(239, 68, 68)"  # alarm red
+            assert tones["opt_in"] == "rgb(22, 163, 74)"  # a positive green
+            await page.screenshot(path=str(OUTPUT / "flow-editor-nine-steps.png"))
+
+            # Published and unchanged: the panel says so, and the Preview tab walks v1 by itself.
+            await expect_text(page, "Published as version 1 and up to date")
+            await page.get_by_role("tab", name="Preview").click()
+            await expect_text(page, "Welcome")
+            await page.wait_for_selector(".fg-active", timeout=10_000)
+            await page.screenshot(path=str(OUTPUT / "flow-editor-preview-tab.png"))
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def expect_text(page, text: str) -> None:
+    await playwright_api.expect(page.get_by_text(text).first).to_be_visible(timeout=10_000)
+
+
+async def test_an_unknown_address_shows_a_page_inside_the_app_with_a_way_back(
+    live_ui: str, browser_page, tenant: Tenant
+) -> None:
+    page = browser_page
+    expect = playwright_api.expect
+    response = await page.goto(f"{live_ui}/no/such/page")
+    assert response is not None and response.status == 404
+    await expect(page.get_by_text("Page not found")).to_be_visible()
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    await page.screenshot(path=str(OUTPUT / "not-found-signed-out.png"))
+
+    await log_in(page, live_ui, tenant, "/flows")
+    await page.wait_for_url(f"{live_ui}/flows", timeout=15_000)
+    response = await page.goto(f"{live_ui}/flows/1/nowhere")
+    assert response is not None and response.status == 404
+    await expect(page.get_by_text("Page not found")).to_be_visible()
+    await expect(page.get_by_text("Acme")).to_be_visible()  # inside the app: its header and navigation
+    await page.screenshot(path=str(OUTPUT / "not-found.png"))
+    await page.get_by_role("button", name="Go to Flows").click()
+    await page.wait_for_url(f"{live_ui}/flows", timeout=10_000)
+    assert page.errors == []

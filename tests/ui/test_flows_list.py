@@ -104,9 +104,12 @@ async def test_flows_are_listed_with_their_status_trigger_and_last_edit(
     await publish(client, tenant, live["id"])
     ahead = await add_flow(client, tenant, "Help desk", example("faq_keyword_bot"))
     await publish(client, tenant, ahead["id"])
+    # Renamed and changed since v1 (a rename alone leaves it published: versions have no name).
+    changed = example("faq_keyword_bot")
+    changed["nodes"][-1]["label"] = "Handed over"
     renamed = await client.put(
         f"/api/v1/flows/{ahead['id']}",
-        json={"name": "Help desk bot", "revision": ahead["revision"]},
+        json={"name": "Help desk bot", "graph": changed, "revision": ahead["revision"]},
         headers=tenant.headers(),
     )
     assert renamed.status_code == 200, renamed.text

@@ -24,6 +24,7 @@ from nicegui.events import GenericEventArguments
 from ui.components.flow_document import Clipboard, FlowDocument
 from ui.components.flow_shapes import canvas_props, node_data
 from ui.components.node_kinds import palette_props
+from ui.components.placement import boxes_from, centred, free_spot
 
 log = logging.getLogger(__name__)
 
@@ -245,12 +246,17 @@ class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor":
         await self._selected()
 
     async def _node_added(self, event: GenericEventArguments) -> None:
+        """A palette entry dropped (at its ``x``, ``y``) or clicked: then ``x``, ``y`` is the view's centre
+        and ``boxes`` the steps drawn, and the new step goes to the nearest free spot around the centre."""
         args = event.args or {}
         if self.readonly:
             return
         try:
-            await self.add_node(str(args.get("kind", "")), float(args.get("x", 0)), float(args.get("y", 0)))
-        except ValueError as exc:
+            x, y = float(args.get("x", 0)), float(args.get("y", 0))
+            if "boxes" in args:
+                x, y = free_spot(centred((x, y)), boxes_from(args["boxes"]))
+            await self.add_node(str(args.get("kind", "")), x, y)
+        except (TypeError, ValueError) as exc:
             log.warning("ignored a palette drop: %s", exc)
 
     async def _shortcut(self, event: GenericEventArguments) -> None:

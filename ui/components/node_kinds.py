@@ -42,7 +42,8 @@ class NodeKind:
     icon: str
     """A Material icon name (NiceGUI ships the font)."""
     tone: str
-    """Colour family on the canvas: start, message, logic, contact, consent, integration, end."""
+    """Colour family on the canvas: start, message, logic, contact, consent (an opt-out: alarm red),
+    consent_given (an opt-in: a positive green), integration, end."""
     group: str
     """The palette section."""
     description: str
@@ -162,7 +163,7 @@ CATALOGUE: tuple[NodeKind, ...] = (
         OptInNode,
         "Opt in",
         "check_circle",
-        "consent",
+        "consent_given",
         "Consent",
         "Record the contact's consent to marketing again.",
         "opt-in",

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from nicegui import context, ui
 
 from ui.backend import ApiError, BackendUnreachable, PreviewInfo, VersionSummary, api
+from ui.components.field_errors import in_words
 from ui.session import Session, forget, login_url
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,7 @@ class ContactForm:
             if not name.startswith("contact"):
                 continue
             key = name.removeprefix("contact").lstrip(".")
+            message = in_words(message)
             if key in self.inputs:
                 self.inputs[key].error = message
             else:

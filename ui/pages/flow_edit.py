@@ -11,17 +11,22 @@ from __future__ import annotations
 from nicegui import ui
 
 from flows.schema import graph_to_builtins
+from flows.validation import node_name
 from ui.backend import ApiError, BackendUnreachable, FlowInfo, ProblemInfo, VersionSummary, api
 from ui.components.dialogs import transient_dialog
 from ui.components.draft_sync import DraftSync, SaveState
+from ui.components.field_errors import graph_field
 from ui.components.flow_document import FlowDocument
 from ui.components.flow_status import STATUS_STYLE, status_text
+from ui.components.node_kinds import display_name
+from ui.components.node_settings.context import on_node
 from ui.components.times import relative_now
 from ui.layout import shell_page
 from ui.pages.flow_workspace import (
     NotShown,
     Workspace,
     build_workspace,
+    frame,
     load,
     missing,
     parse,
@@ -77,24 +82,29 @@ class DraftPage:
             on_saved=self._saved,
         )
         self.workspace: Workspace | None = None
+        self.refused: ProblemInfo | None = None
+        """The setting the API refused to save (a text too long for its field), shown at the field."""
         self.client = ui.context.client
 
     # --- layout -------------------------------------------------------------------------------
 
     def build(self, groups: list, categories: list) -> None:
-        with toolbar():
-            self._toolbar_left()
-            ui.space()
-            self._toolbar_right()
-        self._conflict_banner()
-        self.workspace = build_workspace(
-            self.session,
-            self.document,
-            readonly=self.readonly,
-            groups=groups,
-            categories=categories,
-            on_graph_change=self._graph_changed,
-        )
+        with frame():
+            with toolbar():
+                self._toolbar_left()
+                ui.space()
+                self._toolbar_right()
+            self._conflict_banner()
+            self.workspace = build_workspace(
+                self.session,
+                self.document,
+                readonly=self.readonly,
+                groups=groups,
+                categories=categories,
+                on_graph_change=self._graph_changed,
+            )
+        self.workspace.on_preview_tab = self._preview_latest
+        self._show_status()
         self._show_state("saved", "")
         self._refresh_history()
         # Leaving the page (or losing the connection) saves what is pending right away; the save
@@ -172,7 +182,7 @@ class DraftPage:
 
     def _conflict_banner(self) -> None:
         with ui.row().classes(
-            "w-full items-center gap-3 px-4 py-2 bg-red-50 border-b border-red-200"
+            "w-full shrink-0 items-center gap-3 px-4 py-2 bg-red-50 border-b border-red-200"
         ) as banner:
             ui.icon("sync_problem", size="1.25rem").classes("text-red-700")
             ui.label(
@@ -228,6 +238,15 @@ class DraftPage:
 
     def _show_state(self, state: SaveState, detail: str) -> None:
         text, icon, colour = STATE_TEXT[state]
+        refused = self._refused_setting(detail) if state == "failed" else None
+        if refused is not None:
+            node = self.document.node(refused["node_id"] or "")
+            detail = (
+                f"{display_name(node) if node else refused['node_id']}: {on_node(refused['message'], node)}"
+            )
+        if refused != self.refused and (refused is not None or state == "saved"):
+            self.refused = refused  # a refused setting stays shown until a save goes through
+            self._redraw_problems()
         self.state_label.text = f"{text}: {detail}" if detail else text
         self.state_icon.name = icon
         # Colour the two children: replacing the row's own classes would drop NiceGUI's row layout.
@@ -255,8 +274,29 @@ class DraftPage:
         self.status.classes(
             replace="text-xs px-2 py-0.5 rounded-full whitespace-nowrap " + STATUS_STYLE[self.flow["status"]]
         )
+        if self.workspace is not None:
+            self.workspace.panel.show_status(self.flow["status"], self.flow["latest_version"])
+
+    def _refused_setting(self, detail: str) -> ProblemInfo | None:
+        """A save the API refused for one step's setting (``$.graph.nodes[3].time_of_day``), as a
+        problem of that step in words; None for other failures (the API down, a server error)."""
+        place = graph_field(detail)
+        nodes = self.document.graph.nodes
+        if place is None or place.node_index >= len(nodes):
+            return None
+        node = nodes[place.node_index]
+        return ProblemInfo(
+            node_id=node.id, code="refused", message=f"{node_name(node)}: {place.words}", field=place.field
+        )
+
+    def _redraw_problems(self) -> None:
+        if self.sync.problems is not None or self.refused is not None:
+            self._show_problems(self.sync.problems or [])
 
     def _show_problems(self, problems: list[ProblemInfo]) -> None:
+        """Validation's problems of the saved draft, and the setting a save was refused for, if any."""
+        if self.refused is not None:
+            problems = [self.refused, *problems]
         if self.workspace is not None:
             self.workspace.show_problems(problems)
         count = len(problems)
@@ -320,11 +360,23 @@ class DraftPage:
                 ui.notify(f"No changes since version {result['version']}: nothing new to publish.")
             if self.workspace is not None and self.workspace.preview is not None:
                 await self.workspace.preview.start(None)
+            elif self.workspace is not None and self.workspace.previewing:
+                await self._preview_latest()  # published from the Preview tab's "nothing published"
         finally:
             self._refresh_publish()
 
     async def _preview_latest(self) -> None:
+        """Walk the latest published version in the Preview tab, or say there is none yet."""
         assert self.workspace is not None
+        if self.flow["latest_version"] is None:
+            count = len(self.sync.problems or [])
+            blocked = (
+                f"First fix the {count} problem{'s' if count != 1 else ''} listed under Step."
+                if count
+                else ""
+            )
+            self.workspace.show_unpublished(None if self.readonly else self._publish, blocked)
+            return
         note = ""
         if self.flow["status"] == "draft_ahead":
             note = (

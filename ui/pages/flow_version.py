@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from ui.backend import ApiError, BackendUnreachable, FlowInfo, VersionInfo, api
+from ui.backend import ApiError, BackendUnreachable, FlowInfo, NamedRef, VersionInfo, api
 from ui.components.dialogs import transient_dialog
 from ui.components.flow_document import FlowDocument
 from ui.components.flow_status import status_text
 from ui.components.times import absolute_time, parse_timestamp
 from ui.layout import shell_page
-from ui.pages.flow_workspace import NotShown, build_workspace, load, missing, parse, pickers, toolbar
+from ui.pages.flow_workspace import NotShown, build_workspace, frame, load, missing, parse, pickers, toolbar
 from ui.session import Session, forget, login_url
 
 
@@ -38,6 +38,19 @@ async def flow_version_body(session: Session, flow_id: str = "", number: str = "
         return
     groups, categories = await pickers(session)
     document = FlowDocument(graph)
+    with frame():
+        _toolbar_and_workspace(session, flow, version, document, groups, categories)
+
+
+def _toolbar_and_workspace(
+    session: Session,
+    flow: FlowInfo,
+    version: VersionInfo,
+    document: FlowDocument,
+    groups: list[NamedRef],
+    categories: list[NamedRef],
+) -> None:
+    flow_id = flow["id"]
     with toolbar():
         ui.button(icon="arrow_back", on_click=lambda: ui.navigate.to(f"/flows/{flow_id}")).props(
             "flat round dense color=grey-8"
@@ -70,9 +83,10 @@ async def flow_version_body(session: Session, flow_id: str = "", number: str = "
     )
 
     async def open_preview() -> None:
-        await workspace.open_preview(session, int(flow_id), version["number"])
+        await workspace.open_preview(session, flow_id, version["number"])
 
     preview.on_click(open_preview)
+    workspace.on_preview_tab = open_preview  # the tab walks this version, not a blank pane
 
 
 def _confirm_restore(session: Session, flow: FlowInfo, version: VersionInfo) -> None:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TOOLBAR_HEIGHT = 53
 HEADER_HEIGHT = 56
-CANVAS_HEIGHT = f"calc(100vh - {HEADER_HEIGHT}px - {TOOLBAR_HEIGHT}px)"
+PAGE_HEIGHT = f"calc(100vh - {HEADER_HEIGHT}px)"
+"""The page under the app's header: toolbar, any banner, and the canvas, which takes what is left."""
 CLIPBOARD_KEY = "flow_clipboard"
 
 
@@ -80,10 +81,20 @@ def missing(text: str) -> None:
         )
 
 
+def frame() -> ui.column:
+    """The column the whole flow page goes in, exactly as high as the window under the header.
+
+    Toolbar and banners keep their own height and the canvas row flexes into the rest, so a banner
+    that appears (a save conflict) shrinks the canvas instead of pushing its zoom controls and
+    minimap below the window's edge.
+    """
+    return ui.column().classes("w-full gap-0 no-wrap").style(f"height: {PAGE_HEIGHT}")
+
+
 def toolbar() -> ui.row:
     return (
         ui.row()
-        .classes("w-full items-center gap-2 px-3 py-2 bg-white border-b border-slate-200 no-wrap")
+        .classes("w-full shrink-0 items-center gap-2 px-3 py-2 bg-white border-b border-slate-200 no-wrap")
         .style(f"min-height: {TOOLBAR_HEIGHT}px")
     )
 
@@ -114,10 +125,19 @@ class Workspace:
     preview_box: ui.column
     preview_note: ui.label
     preview: PreviewPane | None = None
+    on_preview_tab: Callable[[], Awaitable[None]] | None = None
+    """What opening the Preview tab starts when no preview runs there yet (the page decides which
+    version: the latest, or the one on screen); without it the tab would open on a blank pane."""
+    _unpublished: ui.column | None = None
 
     def show_problems(self, problems: list[ProblemInfo]) -> None:
         self.editor.set_marks(marks_of(problems, self.editor.document))
         self.panel.show_problems(problems)
+
+    @property
+    def previewing(self) -> bool:
+        """Whether the Preview tab is the one shown."""
+        return tab_name(self.tabs.value) == "preview"
 
     async def open_preview(
         self, session: Session, flow_id: int, version: int | None, *, note: str = ""
@@ -126,7 +146,7 @@ class Workspace:
 
         ``note`` says what the preview is not showing (e.g. a draft's unpublished changes).
         """
-        self.tabs.set_value(self.preview_tab)
+        self._clear_unpublished()
         self.preview_note.text = note
         self.preview_note.visible = bool(note)
         if self.preview is None:
@@ -134,7 +154,51 @@ class Workspace:
                 self.preview = PreviewPane(
                     session, flow_id, version=version, on_progress=self.editor.highlight
                 )
+        self.tabs.set_value(self.preview_tab)
         await self.preview.start(version)
+
+    def show_unpublished(self, publish: Callable[[], Awaitable[None]] | None, blocked: str = "") -> None:
+        """Say in the Preview tab that there is nothing published to walk yet, with a way to publish
+        (``publish``) for people who may, disabled while ``blocked`` says what to do first; viewers are
+        told who can publish."""
+        self.tabs.set_value(self.preview_tab)
+        self.preview_note.visible = False
+        self._clear_unpublished()
+        with self.preview_box:
+            self._unpublished = ui.column().classes("w-full items-center gap-2 px-4 py-10 text-center")
+            with self._unpublished.mark("preview-unpublished"):
+                ui.icon("unpublished", size="2.25rem").classes("text-slate-400")
+                ui.label("Not published yet").classes("text-base font-medium text-slate-800")
+                ui.label(
+                    "The preview walks a published version, exactly what campaigns send. "
+                    + (
+                        "Publish the flow to walk it here."
+                        if publish is not None
+                        else "A marketer or an admin can publish it."
+                    )
+                ).classes("text-sm text-slate-500")
+                if publish is not None:
+                    button = ui.button("Publish and preview", icon="rocket_launch", on_click=publish)
+                    button.props("unelevated no-caps").mark("preview-publish")
+                    if blocked:
+                        button.disable()
+                        ui.label(blocked).classes("text-sm text-red-800").mark("preview-blocked")
+
+    def _clear_unpublished(self) -> None:
+        if self._unpublished is not None:
+            self._unpublished.delete()
+            self._unpublished = None
+
+    async def _tab_changed(self) -> None:
+        if self.previewing and self.preview is None and self.on_preview_tab is not None:
+            await self.on_preview_tab()
+
+
+def tab_name(value: Any) -> str | None:
+    """The name of the tab a ``ui.tabs`` value stands for (NiceGUI keeps either the tab or its name)."""
+    if isinstance(value, ui.tab):
+        return str(value.props.get("name"))
+    return value if isinstance(value, str) else None
 
 
 def build_workspace(
@@ -165,7 +229,7 @@ def build_workspace(
         document.select([node_id])
         panel.show()
 
-    with ui.row().classes("w-full gap-0 no-wrap").style(f"height: {CANVAS_HEIGHT}"):
+    with ui.row().classes("w-full flex-1 min-h-0 gap-0 no-wrap"):
         editor = (
             FlowEditor(
                 document,
@@ -213,7 +277,9 @@ def build_workspace(
         categories=categories,
     )
     panel.show()
-    return Workspace(editor, panel, tabs, step_tab, preview_tab, preview_box, preview_note)
+    workspace = Workspace(editor, panel, tabs, step_tab, preview_tab, preview_box, preview_note)
+    tabs.on_value_change(workspace._tab_changed)
+    return workspace
 
 
 def marks_of(problems: list[ProblemInfo], document: FlowDocument) -> dict[str, str]:

@@ -88,6 +88,9 @@ class SettingsPanel:
     categories: list[NamedRef] = field(default_factory=list)
     problems: list[ProblemInfo] | None = None
     """None until validation answered (a published version is never validated: it was valid to publish)."""
+    status: str | None = None
+    """The flow's publishing status (``draft``, ``published``, ``draft_ahead``) once the page knows it."""
+    latest_version: int | None = None
     _context: SettingsContext | None = None
     _overview: ui.column | None = None
 
@@ -113,6 +116,14 @@ class SettingsPanel:
             mine = [problem for problem in problems if problem["node_id"] == self._context.node_id]
             self._context.show_problems(mine)
         elif self._overview is not None:
+            self._draw_problem_list()
+
+    def show_status(self, status: str, latest_version: int | None) -> None:
+        """The flow was saved or published: the overview's line about publishing follows."""
+        if (status, latest_version) == (self.status, self.latest_version):
+            return
+        self.status, self.latest_version = status, latest_version
+        if self._overview is not None and self.problems is not None:
             self._draw_problem_list()
 
     # --- one step -----------------------------------------------------------------------------
@@ -215,16 +226,16 @@ class SettingsPanel:
     def _draw_problem_list(self) -> None:
         assert self._overview is not None and self.problems is not None
         self._overview.clear()
+        headline = problems_headline(
+            len(self.problems), readonly=self.readonly, status=self.status, latest_version=self.latest_version
+        )
         with self._overview:
             if not self.problems:
-                with ui.row().classes("items-center gap-2"):
+                with ui.row().classes("items-center gap-2 no-wrap"):
                     ui.icon("check_circle", size="1.1rem").classes("text-emerald-600")
-                    ui.label("No problems: the flow can be published.").classes("text-sm text-emerald-800")
+                    ui.label(headline).classes("text-sm text-emerald-800").mark("problems-headline")
                 return
-            count = len(self.problems)
-            ui.label(f"{count} problem{'s' if count != 1 else ''} to fix before publishing").classes(
-                "text-sm font-medium text-red-800"
-            )
+            ui.label(headline).classes("text-sm font-medium text-red-800").mark("problems-headline")
             for problem in self.problems:
                 self._problem_row(problem)
 
@@ -245,3 +256,26 @@ class SettingsPanel:
                 ui.label(on_node(problem["message"], node)).classes("text-sm text-red-800")
         if node is not None:
             row.on("click", lambda node_id=node.id: self.actions.focus(node_id))
+
+
+def problems_headline(count: int, *, readonly: bool, status: str | None, latest_version: int | None) -> str:
+    """The overview's line above the problem list: what the problems mean for publishing.
+
+    People who cannot publish (viewers) read only whether the draft has problems. For the others a
+    clean draft is worth publishing only when it differs from the latest version, so a draft that is
+    that version says so instead of inviting a publish that would change nothing.
+    """
+    if count:
+        plural = "s" if count != 1 else ""
+        return (
+            f"{count} problem{plural} in this draft"
+            if readonly
+            else f"{count} problem{plural} to fix before publishing"
+        )
+    if readonly:
+        return "No problems found in this draft."
+    if status == "published" and latest_version is not None:
+        return f"No problems. Published as version {latest_version} and up to date."
+    if status == "draft_ahead" and latest_version is not None:
+        return f"No problems: the changes can be published as version {latest_version + 1}."
+    return "No problems: the flow can be published."

@@ -34,13 +34,14 @@ const TONE_COLOURS = {
   logic: "#f59e0b",
   contact: "#8b5cf6",
   consent: "#ef4444",
+  consent_given: "#16a34a",
   integration: "#0ea5e9",
   end: "#64748b",
 };
 const EDGE_TYPES = { flowgate: markRaw(FlowEdge) };
 const FIT = { padding: 0.15, maxZoom: 1 };
 const READABLE_ZOOM = 0.6; // about 8 px text: the least a fitted view may shrink a flow to
-// Where a dropped or clicked node lands relative to the pointer: its header under the cursor.
+// Where a dropped node lands relative to the pointer: its header under the cursor.
 const DROP_OFFSET = { x: 100, y: 24 };
 let instances = 0;
 
@@ -190,6 +191,15 @@ export const FlowEditor = {
 
     const addFromPalette = (kind, point) =>
       emit("nodeAdd", { kind, x: point.x - DROP_OFFSET.x, y: point.y - DROP_OFFSET.y });
+    // A click names no spot: Python places the step near the view's centre, clear of the drawn steps
+    // (ui/components/placement.py), so it sends the centre and every step's measured box.
+    const addAtCentre = (kind) => {
+      const boxes = flow.getNodes.value.map((node) => {
+        const { width = 220, height = 90 } = node.dimensions || {};
+        return { x: node.position.x, y: node.position.y, width, height };
+      });
+      emit("nodeAdd", { kind, ...viewCentre(), boxes });
+    };
     const onDragOver = (event) => {
       if (props.readonly || !event.dataTransfer.types.includes(DRAG_TYPE)) return;
       event.preventDefault();
@@ -271,7 +281,7 @@ export const FlowEditor = {
     // The palette is a column beside the canvas, not over it: a fitted view is never hidden under it.
     const draw = () =>
       h("div", { ref: outer, class: ["fg-editor", { "fg-readonly": props.readonly }] }, [
-        props.readonly ? null : h(Palette, { kinds: props.kinds, onPick: (kind) => addFromPalette(kind, viewCentre()) }),
+        props.readonly ? null : h(Palette, { kinds: props.kinds, onPick: addAtCentre }),
         h(
           "div",
           {
