@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
@@ -43,13 +43,24 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInput("cursor", "not a cursor this API returned", source="query") from None
 
 
+Order = Literal["oldest", "newest"]
+"""``oldest`` first (the default of every list: what an integrator syncing a list wants) or ``newest``
+first (the logs a person reads: audit log, webhook deliveries)."""
+
+
 async def fetch_page(
-    query: Select, id_column: Column, cursor: str | None, limit: int
+    query: Select, id_column: Column, cursor: str | None, limit: int, order: Order = "oldest"
 ) -> tuple[list[Any], str | None]:
-    """Rows after ``cursor`` in id order, and the cursor of the next page (None on the last one)."""
+    """Rows after ``cursor`` in ``order`` of id, and the cursor of the next page (None on the last one).
+
+    Walking ids downwards for ``newest`` keeps the cursor format and stays stable while rows arrive: new
+    ones sort before the first page, never into a later one.
+    """
+    newest = order == "newest"
     if cursor:
-        query = query.where(id_column > decode_cursor(cursor))
-    rows = await query.order_by(id_column).limit(limit + 1)
+        after = decode_cursor(cursor)
+        query = query.where(id_column < after if newest else id_column > after)
+    rows = await query.order_by(id_column, ascending=not newest).limit(limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1][id_column._meta.name]) if has_more and rows else None

@@ -1,5 +1,6 @@
-"""HTTP endpoints of outbound webhooks: register, list, delete and re-enable endpoints, and read each
-endpoint's delivery log. Admins only: endpoints receive every consent event, addresses included."""
+"""HTTP endpoints of outbound webhooks: register, list, delete and re-enable endpoints, send one a test
+event, and read each endpoint's delivery log. Admins only: endpoints receive every consent event,
+addresses included."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, delete, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
-from backend.webhooks import endpoints
+from backend.core.pagination import CursorParam, LimitParam, Order, Page, fetch_page
+from backend.webhooks import endpoints, service
 from backend.webhooks.schemas import (
     DeliveryOut,
     DeliveryStatus,
@@ -74,9 +76,23 @@ class WebhookController(Controller):
     async def enable_webhook(self, principal: Caller, webhook_id: FromPath[int]) -> WebhookOut:
         return _webhook(await endpoints.enable_endpoint(principal, webhook_id))
 
+    @post(
+        "/{webhook_id:int}/test",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Send the endpoint a signed test event (type webhook.test); the answer is its delivery",
+        description="The test event goes through the same delivery path as consent events: signed with "
+        "the endpoint's secret, retried with backoff, and recorded in the delivery log, whatever events "
+        "the endpoint subscribed to. 409 when the endpoint is disabled.",
+    )
+    async def test_webhook(self, principal: Caller, webhook_id: FromPath[int], state: State) -> DeliveryOut:
+        row = await endpoints.send_test(principal, webhook_id)
+        await service.dispatch(getattr(state, "queue", None), [row["id"]])
+        return msgspec.convert(endpoints.delivery_out(row), DeliveryOut, strict=False)
+
     @get(
         "/{webhook_id:int}/deliveries",
-        summary="The endpoint's delivery log, oldest first: status, attempts, last answer or error",
+        summary="The endpoint's delivery log, oldest first (or newest first with order=newest): status, "
+        "attempts, last answer or error",
     )
     async def list_deliveries(
         self,
@@ -85,6 +101,10 @@ class WebhookController(Controller):
         status: Annotated[
             DeliveryStatus | None, QueryParameter(description="Only deliveries in this state")
         ] = None,
+        order: Annotated[
+            Order,
+            QueryParameter(description="`oldest` first (default) or `newest` first; the cursor follows it"),
+        ] = "oldest",
         cursor: CursorParam = None,
         limit: LimitParam = 50,
     ) -> Page[DeliveryOut]:
@@ -94,6 +114,7 @@ class WebhookController(Controller):
             WebhookDelivery.id,
             cursor,
             limit,
+            order,
         )
         return Page(
             items=[msgspec.convert(endpoints.delivery_out(row), DeliveryOut, strict=False) for row in rows],

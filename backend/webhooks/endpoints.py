@@ -10,9 +10,9 @@ from typing import Any
 
 from backend.audit import service as audit
 from backend.core.database import transaction
-from backend.core.errors import InvalidInput, NotFound
+from backend.core.errors import Conflict, InvalidInput, NotFound
 from backend.core.outbound import RefusedURL, check_url
-from backend.webhooks import signing
+from backend.webhooks import service, signing
 from backend.webhooks.tables import WebhookDelivery, WebhookEndpoint
 from backend.workspaces.auth import Principal
 from backend.workspaces.tables import Workspace
@@ -126,6 +126,40 @@ async def enable_endpoint(principal: Principal, endpoint_id: int) -> dict[str, A
                 data={"was_disabled_because": row["disabled_reason"]},
             )
     return await get_endpoint(principal, endpoint_id)
+
+
+async def send_test(principal: Principal, endpoint_id: int) -> dict[str, Any]:
+    """A signed test event for one endpoint, through the outbox like every event: the worker sends it,
+    retries it on failure and records each attempt in the delivery log. The caller enqueues it after
+    this commits (:func:`backend.webhooks.service.dispatch`). A disabled endpoint is refused: the worker
+    would fail the delivery at once without sending anything."""
+    async with transaction():
+        row = await get_endpoint(principal, endpoint_id)
+        if not row["enabled"]:
+            raise Conflict(
+                f"webhook {endpoint_id} is disabled ({row['disabled_reason'] or 'no reason recorded'}); "
+                "enable it before sending a test event"
+            )
+        delivery = await service.emit_test(
+            principal.workspace_id,
+            endpoint_id,
+            {
+                "webhook_id": endpoint_id,
+                "text": "A test event from Flowgate: this endpoint receives signed consent events.",
+            },
+        )
+        await audit.record(
+            principal,
+            "webhook.tested",
+            target_type="webhook",
+            target_id=endpoint_id,
+            data={"url": row["url"], "delivery_id": delivery["id"]},
+        )
+    return (
+        await deliveries_query(principal.workspace_id, endpoint_id)
+        .where(WebhookDelivery.id == delivery["id"])
+        .first()
+    )
 
 
 def deliveries_query(workspace_id: int, endpoint_id: int, status: str | None = None):

@@ -42,17 +42,8 @@ async def emit(workspace_id: int, event_type: str, data: dict[str, Any]) -> list
         .output(load_json=True)
     )
     now = datetime.now(UTC)
-    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
     rows = [
-        WebhookDelivery(
-            workspace=workspace_id,
-            endpoint=endpoint["id"],
-            message_id=new_message_id(),
-            event_type=event_type,
-            payload=payload,
-            status="pending",
-            next_attempt_at=now,
-        )
+        _pending(workspace_id, endpoint["id"], event_type, data, now)
         for endpoint in endpoints
         if subscribed(endpoint["events"] or [], event_type)
     ]
@@ -60,6 +51,33 @@ async def emit(workspace_id: int, event_type: str, data: dict[str, Any]) -> list
         return []
     inserted = await WebhookDelivery.insert(*rows).returning(WebhookDelivery.id)
     return [row["id"] for row in inserted]
+
+
+TEST_EVENT = "webhook.test"
+"""The event of "send test event": sent to the one endpoint asked for, whatever it subscribed to."""
+
+
+async def emit_test(workspace_id: int, endpoint_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """One pending test delivery to ``endpoint_id``, written like any event's (same signing, retries and
+    log), so a test that succeeds proves the path real events take. Returns the delivery row."""
+    row = _pending(workspace_id, endpoint_id, TEST_EVENT, data, datetime.now(UTC))
+    inserted = await WebhookDelivery.insert(row).returning(*WebhookDelivery.all_columns())
+    return inserted[0]
+
+
+def _pending(
+    workspace_id: int, endpoint_id: int, event_type: str, data: dict[str, Any], now: datetime
+) -> WebhookDelivery:
+    """A delivery due now; its payload follows the Standard Webhooks shape ``{"type", "timestamp", "data"}``."""
+    return WebhookDelivery(
+        workspace=workspace_id,
+        endpoint=endpoint_id,
+        message_id=new_message_id(),
+        event_type=event_type,
+        payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
+        status="pending",
+        next_attempt_at=now,
+    )
 
 
 async def dispatch(queue: Any, delivery_ids: list[int]) -> None:

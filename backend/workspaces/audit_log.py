@@ -14,7 +14,7 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from backend.audit.tables import AuditEvent
-from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
+from backend.core.pagination import CursorParam, LimitParam, Order, Page, fetch_page
 from backend.core.schemas import Output
 from backend.workspaces.auth import Caller, allow
 from backend.workspaces.roles import Role
@@ -36,7 +36,7 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [allow(read=Role.admin, write=Role.admin)]
 
-    @get("/", summary="Who changed what in this workspace, oldest first")
+    @get("/", summary="Who changed what in this workspace, oldest first (or newest first with order=newest)")
     async def list_events(
         self,
         principal: Caller,
@@ -46,6 +46,10 @@ class AuditController(Controller):
         since: Annotated[
             datetime | None, QueryParameter(description="Only events at or after this time")
         ] = None,
+        order: Annotated[
+            Order,
+            QueryParameter(description="`oldest` first (default) or `newest` first; the cursor follows it"),
+        ] = "oldest",
         cursor: CursorParam = None,
         limit: LimitParam = 50,
     ) -> Page[AuditEventOut]:
@@ -56,7 +60,7 @@ class AuditController(Controller):
             query = query.where(AuditEvent.action == action)
         if since:
             query = query.where(AuditEvent.at >= since)
-        rows, next_cursor = await fetch_page(query, AuditEvent.id, cursor, limit)
+        rows, next_cursor = await fetch_page(query, AuditEvent.id, cursor, limit, order)
         return Page(
             items=[
                 AuditEventOut(

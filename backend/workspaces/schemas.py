@@ -111,7 +111,9 @@ class SettingsOut(Output):
 class SettingsPatch(Input):
     marketing_unsubscription_days: UnsubscribeDays | UnsetType = UNSET
     allow_private_urls: bool | UnsetType = UNSET
-    default_phone_region: Annotated[str, Meta(max_length=2)] | UnsetType = UNSET
+    # Longer than a code on purpose: "PRT" or "Portugal" then get the service's sentence naming a valid
+    # code ("… is not an ISO 3166 country code such as PT or US") rather than a length rule.
+    default_phone_region: Annotated[str, Meta(max_length=64)] | UnsetType = UNSET
     timezone: Annotated[str, Meta(max_length=64)] | UnsetType = UNSET
 
 

@@ -47,6 +47,7 @@ async def test_empty_patch_keeps_values(client, tenant):
         ({"marketing_unsubscription_days": None}, "marketing_unsubscription_days", "got `null`"),
         ({"marketing_unsubscription_day": 5}, "marketing_unsubscription_day", "unknown field"),
         ({"default_phone_region": "XX"}, "default_phone_region", "ISO 3166"),
+        ({"default_phone_region": "Portugal"}, "default_phone_region", "such as PT"),
         ({"timezone": "Mars/Olympus"}, "timezone", "IANA"),
     ],
 )

@@ -1,0 +1,266 @@
+"""What the settings pages share: their tabs, the admins-only card, secrets shown once with a copy button,
+problems with a Retry, and the API's validator phrases said in words.
+
+The settings live on several pages (``/settings``, ``/settings/users``, …) rather than tabs of one page:
+each loads only its own data, has an address to share, and the browser's back button works between them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nicegui import ui
+
+from ui.backend import ApiError, BackendUnreachable
+from ui.components.dialogs import transient_dialog
+from ui.components.field_errors import in_words as validator_words
+from ui.layout import page_heading
+from ui.session import Session, forget, login_url
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    path: str
+    label: str
+    icon: str
+    least_role: str
+    marker: str
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("/settings", "Workspace", "tune", "viewer", "tab-workspace"),
+    Section("/settings/users", "Users", "group", "admin", "tab-users"),
+    Section("/settings/api-keys", "API keys", "key", "admin", "tab-api-keys"),
+    Section("/settings/webhooks", "Webhooks", "webhook", "admin", "tab-webhooks"),
+    Section("/settings/audit-log", "Audit log", "history", "admin", "tab-audit-log"),
+)
+
+ROLES = {"admin": "Admin", "marketer": "Marketer", "viewer": "Viewer"}
+ROLE_HELP = {
+    "admin": "Admin: everything, including users, API keys, senders and settings",
+    "marketer": "Marketer: flows, campaigns, audience and opt-outs",
+    "viewer": "Viewer: reads everything, changes nothing",
+}
+"""The roles as a picker shows them: what each may do, in the API's terms (PRODUCT.md 3)."""
+
+CARD = "w-full p-6 gap-4 shadow-sm rounded-xl"
+"""A section card, as on the other pages."""
+
+
+# --- the API's words in words ---------------------------------------------------------------------------
+
+
+def in_words(message: str, unit: str = "", *, low: int | None = None, high: int | None = None) -> str:
+    """A field error as a sentence under the field: the validator's phrase (``Expected `int` >= 1``) in
+    words by :func:`ui.components.field_errors.in_words` ("Enter a whole number between 1 and 3650
+    days." when the form passes the field's ``low``/``high`` and plural ``unit``), and a sentence the API
+    wrote itself as it is, with a capital and a full stop."""
+    text = validator_words(message, low=low, high=high, unit=unit).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def field_errors(exc: ApiError) -> dict[str, str]:
+    """Every field the API named, with its message: the ``errors`` list of a 400, or the field a 409's
+    sentence starts with (``email: a user with email … already exists``)."""
+    if exc.field_errors:
+        return dict(exc.field_errors)
+    field, sep, rest = exc.detail.partition(": ")
+    if sep and re.fullmatch(r"[a-z_]+", field):
+        return {field: rest}
+    return {}
+
+
+def detail_in_words(detail: str) -> str:
+    """A whole ``detail`` (``role: the workspace's last admin cannot be demoted``) as a sentence: the
+    leading field name goes, since the dialog or notification already says what was being changed."""
+    field, sep, rest = detail.partition(": ")
+    if sep and re.fullmatch(r"[a-z_.\[\]0-9]+", field):
+        return in_words(rest)
+    return in_words(detail)
+
+
+# --- page furniture -------------------------------------------------------------------------------------
+
+
+def settings_heading(session: Session, current: str) -> None:
+    """The page title and the row of settings sections this role may open, the current one underlined."""
+    page_heading(
+        "Settings",
+        "The workspace's rules, its people and keys, the webhooks that receive consent events, and who "
+        "changed what.",
+    )
+    with (
+        ui.row()
+        .classes("w-full gap-1 border-b border-slate-200 -mt-2 no-wrap overflow-x-auto")
+        .mark("settings-tabs")
+    ):
+        for section in SECTIONS:
+            if not session.allows(section.least_role):
+                continue
+            active = section.path == current
+            look = (
+                "border-primary text-primary font-medium"
+                if active
+                else "border-transparent text-slate-600 hover:text-slate-900"
+            )
+            with (
+                ui.link(target=section.path)
+                .classes(f"flex items-center gap-1.5 px-3 py-2 -mb-px border-b-2 no-underline text-sm {look}")
+                .mark(section.marker, *(["tab-active"] if active else []))
+            ):
+                ui.icon(section.icon, size="1.1rem")
+                ui.label(section.label).classes("whitespace-nowrap")
+
+
+def admins_only(what: str) -> None:
+    """Shown instead of an admin section to a marketer or viewer who typed its address."""
+    with (
+        ui.card()
+        .classes(
+            "w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 rounded-xl bg-white"
+        )
+        .mark("admins-only")
+    ):
+        ui.icon("lock", size="2.5rem").classes("text-slate-400")
+        ui.label("Admins only").classes("text-lg font-medium text-slate-800")
+        ui.label(f"Only workspace admins see and manage {what}. Ask an admin of this workspace.").classes(
+            "text-sm text-slate-500 text-center max-w-md"
+        )
+
+
+def empty_card(icon: str, title: str, text: str, marker: str = "empty-state") -> ui.card:
+    with (
+        ui.card()
+        .classes(
+            "w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 rounded-xl bg-white"
+        )
+        .mark(marker) as card
+    ):
+        ui.icon(icon, size="2.5rem").classes("text-slate-400")
+        ui.label(title).classes("text-lg font-medium text-slate-800")
+        ui.label(text).classes("text-sm text-slate-500 text-center max-w-md")
+    return card
+
+
+def page_dialog() -> ui.dialog:
+    """A :func:`transient_dialog` that belongs to the page rather than to the row or button that opened
+    it: a dialog whose action redraws the list (revoke, remove, delete) would otherwise be deleted with
+    the old row while its handler still runs."""
+    with ui.context.client.content:
+        return transient_dialog()
+
+
+def to_login(path: str) -> None:
+    """The session ended (expired, revoked, or the user was removed): sign in again, then come back."""
+    forget()
+    ui.navigate.to(login_url(path))
+
+
+def problem_card(
+    exc: ApiError | BackendUnreachable, what: str, retry: Callable[[], Awaitable[None]] | None
+) -> None:
+    """Why ``what`` could not be loaded, inline, with a Retry button."""
+    if isinstance(exc, BackendUnreachable):
+        text = f"Flowgate's API at {exc.url} is not answering; {what} could not be loaded."
+    else:
+        text = f"{what[0].upper()}{what[1:]} could not be loaded: {exc.detail}"
+    with (
+        ui.card().classes("w-full p-6 shadow-sm rounded-xl"),
+        ui.row().classes("w-full items-center gap-3 no-wrap"),
+    ):
+        ui.icon("cloud_off" if isinstance(exc, BackendUnreachable) else "error_outline").classes(
+            "text-amber-600 text-2xl"
+        )
+        ui.label(text).classes("text-slate-700 flex-1").mark("inline-problem")
+        if retry is not None:
+            ui.button("Retry", icon="refresh", on_click=retry).props("flat no-caps").mark("retry")
+
+
+def action_failed(exc: ApiError | BackendUnreachable, what: str, path: str) -> None:
+    """Tell the person why an action did not happen; a dead session goes to the login instead."""
+    if isinstance(exc, BackendUnreachable):
+        ui.notify(f"{what}: Flowgate's API at {exc.url} is not answering.", type="negative")
+    elif exc.status == 401:
+        to_login(path)
+    else:
+        ui.notify(f"{what}: {detail_in_words(exc.detail)}", type="negative", multi_line=True)
+
+
+def copy_field(label: str, value: str, marker: str, *, secret: bool = False) -> ui.input:
+    """A read-only field with a copy button: for keys, secrets and URLs people paste elsewhere."""
+    field = (
+        ui.input(label, value=value)
+        .props("outlined readonly stack-label" + (' input-class="font-mono text-sm"' if secret else ""))
+        .classes("w-full")
+        .mark(marker)
+    )
+    with field.add_slot("append"):
+
+        def copy() -> None:
+            ui.clipboard.write(value)
+            ui.notify(f"{label} copied to the clipboard.", type="positive")
+
+        ui.button(icon="content_copy", on_click=copy).props(
+            f'flat round dense color=primary aria-label="Copy {label}"'
+        ).tooltip("Copy").mark(f"copy-{marker}")
+    return field
+
+
+def shown_once(what: str) -> None:
+    """The warning next to a secret the API returns once and never again."""
+    with ui.row().classes("w-full items-start gap-2 no-wrap rounded-lg bg-amber-50 p-3").mark("shown-once"):
+        ui.icon("warning_amber", size="1.25rem").classes("text-amber-600 shrink-0")
+        ui.label(
+            f"Copy the {what} now and keep it somewhere safe: it is shown this once. Flowgate keeps only a "
+            "hash of it and cannot show it again; if it is lost, make a new one."
+        ).classes("text-sm text-amber-900")
+
+
+def menu_item(text: str, icon: str, on_click: Callable[[], Any], *, danger: bool = False) -> ui.menu_item:
+    """One entry of a row's actions menu (the look of the flows list's)."""
+    colour = "text-red-700" if danger else "text-slate-700"
+    with ui.menu_item(on_click=on_click).classes(f"{colour} min-h-0 py-2") as item:
+        with ui.item_section().props("avatar").classes("min-w-0 pr-3"):
+            ui.icon(icon, size="1.15rem")
+        ui.item_section(text)
+    return item
+
+
+def row_menu(marker: str) -> ui.menu:
+    """The ⋮ button at the end of a row and the menu it opens; fill the menu with :func:`menu_item`."""
+    button = (
+        ui.button(icon="more_vert")
+        .props('flat round dense color=grey-7 aria-label="Actions"')
+        .classes("w-8")
+        .mark(marker)
+    )
+    with button:
+        return ui.menu().props('anchor="bottom right" self="top right"')
+
+
+def section_title(title: str, text: str) -> None:
+    with ui.column().classes("gap-1"):
+        ui.label(title).classes("text-lg font-semibold text-slate-900")
+        ui.label(text).classes("text-sm text-slate-600")
+
+
+def badge(text: str, style: str, marker: str = "") -> ui.label:
+    label = ui.label(text).classes(
+        f"inline-block text-xs font-medium px-2 py-0.5 rounded-full whitespace-nowrap {style}"
+    )
+    if marker:
+        label.mark(marker)
+    return label
+
+
+BADGE_GREEN = "bg-emerald-50 text-emerald-700"
+BADGE_GREY = "bg-slate-100 text-slate-600"
+BADGE_RED = "bg-red-50 text-red-700"
+BADGE_AMBER = "bg-amber-50 text-amber-800"
+BADGE_INDIGO = "bg-indigo-50 text-indigo-700"
