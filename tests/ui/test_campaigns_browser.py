@@ -56,6 +56,7 @@ NOTICE_MS = 3_000
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
     pytest.mark.skipif(
         not (BUNDLE / "index.js").exists(), reason="editor bundle not built: run make install"

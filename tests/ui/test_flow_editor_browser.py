@@ -28,6 +28,7 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
     pytest.mark.skipif(
         not (BUNDLE / "index.js").exists(), reason="editor bundle not built: run make install"

@@ -29,6 +29,7 @@ AUDIENCE = importlib.util.find_spec("ui.pages.audience_contact") is not None
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
 ]
 playwright_api = pytest.importorskip("playwright.async_api", reason="needs the playwright Python package")

@@ -26,6 +26,7 @@ WAIT_MS = 10_000
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
 ]
 playwright_api = pytest.importorskip("playwright.async_api", reason="needs the playwright Python package")
