@@ -25,12 +25,12 @@ from ui.pages import (
     flow_version,
     flows_list,
     login,
-    placeholders,
     settings,
 )
 from ui.pages.audience import register as register_audience
 from ui.pages.not_found import register as register_not_found
 from ui.pages.optouts import register as register_optouts
+from ui.pages.senders import register as register_senders
 from ui.theme import FAVICON
 
 
@@ -42,7 +42,6 @@ def register_pages(api_url: str) -> None:
     register_not_found()  # unknown addresses: a page inside the app instead of NiceGUI's bare 404
 
     login.register()
-    placeholders.register()
     flows_list.register()
     flow_edit.register()
     flow_preview.register()
@@ -53,6 +52,7 @@ def register_pages(api_url: str) -> None:
     settings.register()
     register_optouts()  # /opt-outs, its history and categories pages
     register_audience()  # /audience: contacts, groups, imports and one contact's page
+    register_senders()  # /senders, /senders/new and one sender's page
     ui.page("/")(_home)
 
 

@@ -93,5 +93,8 @@ class SenderOut(Output):
     confirmation_message: str
     opt_in_confirmation_message: str
     rate_limit_per_second: int
+    webhook_url: str | None
+    """Where the provider sends inbound messages and delivery statuses (``/webhooks/{id}`` on the public
+    URL); null for providers that call none (SMTP, the sandbox)."""
     created_at: datetime
     updated_at: datetime

@@ -14,9 +14,11 @@ from typing import Any
 from msgspec import UNSET
 
 from backend.audit import service as audit
+from backend.config import get_settings
 from backend.consent.tables import OptOutEntry
 from backend.core.database import is_unique_violation, locked, refused_while_referenced, transaction
 from backend.core.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from backend.providers.registry import webhook_url
 from backend.senders import provider_config
 from backend.senders.schemas import SenderCreate, SenderPatch
 from backend.senders.tables import (
@@ -89,9 +91,29 @@ def sender_out(row: dict[str, Any]) -> dict[str, Any]:
         "confirmation_message": row["confirmation_message"],
         "opt_in_confirmation_message": row["opt_in_confirmation_message"],
         "rate_limit_per_second": row["rate_limit_per_second"],
+        "webhook_url": provider_webhook_url(row["id"], row["provider"], config),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+
+
+WEBHOOK_PROVIDERS = frozenset({"whatsapp_cloud", "sms_http", "viber"})
+"""Providers that call ``/webhooks/{sender_id}``; SMTP receives nothing and the sandbox is answered through
+its authenticated ``/sandbox/inbound`` endpoint."""
+
+
+def provider_webhook_url(sender_id: int, provider: str, config: dict[str, Any]) -> str | None:
+    """The URL an admin gives the provider for inbound messages and statuses, or None when it calls none.
+
+    Built from the deployment's public base URL (``FLOWGATE_PUBLIC_URL``, else ``FLOWGATE_API_URL``), as
+    the gateway builds it, so the sender page shows exactly what the signatures are checked against. An
+    SMS sender's configured ``public_webhook_url`` wins: that is the URL the provider was told and signs.
+    """
+    if provider not in WEBHOOK_PROVIDERS:
+        return None
+    if provider == "sms_http" and config.get("public_webhook_url"):
+        return str(config["public_webhook_url"])
+    return webhook_url(get_settings().base_public_url, sender_id)
 
 
 async def _phone_region(workspace_id: int) -> str:
