@@ -271,7 +271,7 @@ class OptOutsPage:
                     ).mark("optout-channel-chip")
                 remarks = entry["remarks"] or entry["revoke_reason"]
                 if remarks:
-                    ui.label(remarks).classes("text-xs text-slate-500 truncate").mark(
+                    ui.label(remarks).classes("text-xs text-slate-500 truncate max-w-full").mark(
                         "optout-remarks"
                     ).tooltip(remarks)
             with ui.column().classes("w-48 gap-0 max-md:hidden overflow-hidden"):
