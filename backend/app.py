@@ -25,13 +25,16 @@ from backend.consent import controllers as consent
 from backend.consent.categories import CategoryController
 from backend.consent.public import PUBLIC_ROUTES
 from backend.core.database import database_connection
+from backend.core.edge import chain_hooks, guard_request
 from backend.core.errors import EXCEPTION_HANDLERS
 from backend.core.queue import connect_queue
+from backend.core.text import refuse_nul_parameters
 from backend.flows.controllers import FlowController
 from backend.health.controllers import health
 from backend.imports import controllers as imports
 from backend.inbound import controllers as inbound
 from backend.messages import controllers as messages
+from backend.openapi import complete_openapi
 from backend.previews.controllers import PreviewController
 from backend.providers.registry import Providers
 from backend.runs import controllers as runs
@@ -111,8 +114,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, api, *PUBLIC_ROUTES, *inbound.PUBLIC_ROUTES],
         lifespan=[lifespan],
+        # The OpenAPI document's error responses and strict request bodies (backend/openapi.py).
+        on_startup=[complete_openapi],
         plugins=[channels],
         exception_handlers=EXCEPTION_HANDLERS,
+        # The edge rules, one hook for every route: NUL in a query or path parameter (core/text.py); ids beyond
+        # int64, JSON bodies' content type, depth and encoding (core/edge.py). A layer with its own hook drops them.
+        before_request=chain_hooks(refuse_nul_parameters, guard_request),
         stores={"rate_limit": RedisStore.with_client(url=redis_url, namespace="flowgate:rate-limit")},
         openapi_config=OpenAPIConfig(
             title="Flowgate",

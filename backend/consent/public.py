@@ -47,6 +47,7 @@ from backend.audience.addresses import CHANNELS, PHONE_CHANNELS, normalise_email
 from backend.config import get_settings
 from backend.consent.service import record_opt_out
 from backend.consent.tokens import optout_form_key, read_optout_form_key, read_unsubscribe_token
+from backend.core.allow import options_for
 from backend.core.database import transaction
 from backend.core.errors import FlowgateError, InvalidInput
 from backend.webhooks import service as webhooks
@@ -545,4 +546,12 @@ async def unsubscribe(request: Request, token: FromPath[str]) -> Response:
     return page("You are unsubscribed", content)
 
 
-PUBLIC_ROUTES: list = [optout_form, optout_submit, unsubscribe_confirm, unsubscribe]
+PUBLIC_ROUTES: list = [
+    # Before the pages: their Allow header must list POST too (backend/core/allow.py).
+    options_for("/optout", tags=["public pages"]),
+    options_for("/u/{token:str}", tags=["public pages"]),
+    optout_form,
+    optout_submit,
+    unsubscribe_confirm,
+    unsubscribe,
+]

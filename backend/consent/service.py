@@ -219,6 +219,7 @@ async def create_opt_out(
             remarks=remarks,
             actor=principal.label,
         )
+        until = result.entry["valid_until"]
         await audit.record(
             principal,
             "optout.created" if result.created else "optout.extended",
@@ -229,7 +230,7 @@ async def create_opt_out(
                 "address": result.entry["address"],
                 "category_id": category_id,
                 "sender_id": sender_id,
-                "valid_until": result.event["valid_until"],
+                "valid_until": until.isoformat() if isinstance(until, datetime) else until,
             },
         )
     await webhooks.dispatch(queue, result.deliveries)

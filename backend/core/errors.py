@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger(__name__)
 
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required|text) field `([^`]+)`")  # text: core/text.py
 
 
 class FieldProblem(msgspec.Struct, omit_defaults=True):

@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from piccolo.columns import Column
 from piccolo.query import Select
 
+from backend.core.edge import MAX_ID
 from backend.core.errors import InvalidInput
 from backend.core.schemas import Output
 
@@ -38,9 +39,13 @@ def decode_cursor(cursor: str) -> int:
         kind, _, value = text.partition(":")
         if kind != "id":
             raise ValueError(kind)
-        return int(value)
+        last_id = int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor", "not a cursor this API returned", source="query") from None
+    if not 0 <= last_id <= MAX_ID:
+        # The database cannot compare ids with a number beyond int64 (a 500 otherwise): core/edge.py.
+        raise InvalidInput("cursor", "not a cursor this API returned", source="query")
+    return last_id
 
 
 Order = Literal["oldest", "newest"]

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from msgspec import UNSET
 
 from backend.core.database import contains_text
+from backend.core.edge import check_int64
 from backend.core.errors import InvalidInput
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
 from backend.flows import service
@@ -49,7 +50,7 @@ def _revision_from_if_match(value: str | None) -> int | None:
     text = value.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
         raise InvalidInput("If-Match", 'must be the ETag the API returned, e.g. "3"', source="header")
-    return int(text)
+    return check_int64("If-Match", int(text), source="header")
 
 
 def _flow(row: dict[str, Any]) -> Response[FlowOut]:

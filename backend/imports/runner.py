@@ -37,8 +37,9 @@ from typing import Any
 from arq.jobs import Job, JobStatus
 
 from backend.core.database import is_unique_violation, transaction
+from backend.core.text import NUL
 from backend.imports import leases, uploads
-from backend.imports.csvstream import FileProblem, records, stored_chunks
+from backend.imports.csvstream import FileProblem, UnclosedQuote, records, stored_chunks
 from backend.imports.kinds import Applied, HeaderProblem, ImportJob, ImportKind, Row, RowError, get_kind
 from backend.imports.leases import LeaseLost
 from backend.imports.tables import Import, ImportChunk
@@ -310,7 +311,10 @@ class _Run:
             number = 0
             async for cells in rows:
                 number += 1
-                yield number, _row(number, cells, columns)
+                if isinstance(cells, UnclosedQuote):
+                    yield number, cells.row_error(number, columns)
+                else:
+                    yield number, _row(number, cells, columns)
         except FileProblem as problem:
             raise _Failed(str(problem)) from None
 
@@ -462,6 +466,11 @@ def _row(number: int, cells: list[str], columns: list[str]) -> Row | RowError | 
     values = dict(zip(columns, cells, strict=False))
     for column in columns[len(cells) :]:
         values[column] = ""
+    # The one CSV-cell rule for NUL (backend/core/text.py), before any kind sees the row: PostgreSQL cannot
+    # store one, and refusing the row here keeps the other rows importing instead of failing every batch.
+    for column, value in values.items():
+        if NUL in value:
+            return RowError(number, column, "contains a NUL character (\\u0000), which text may not hold")
     return Row(number, values)
 
 

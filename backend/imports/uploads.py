@@ -19,6 +19,7 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from backend.audit import service as audit
 from backend.core.database import transaction
 from backend.core.errors import FieldProblem, FlowgateError, InvalidInput, handle_flowgate_error
+from backend.core.text import NUL, nul_message, nul_path
 from backend.imports import leases
 from backend.imports.kinds import get_kind
 from backend.imports.tables import Import, ImportChunk
@@ -81,6 +82,11 @@ async def store_upload(
         raise RuntimeError(f"no import kind {kind!r} is registered")
     if on_error not in ON_ERROR_MODES:
         raise InvalidInput("on_error", f"must be one of {', '.join(ON_ERROR_MODES)}, not {on_error!r}")
+    # Form fields are not Input structs: the same NUL rule (backend/core/text.py), before anything is stored.
+    if NUL in (upload.filename or ""):
+        raise InvalidInput(field, "the file name contains a NUL character (\\u0000); rename the file")
+    if (where := nul_path(options or {})) is not None:
+        raise InvalidInput(where, nul_message(where))
     now = datetime.now(UTC)
     await upload.seek(0)
     async with transaction():

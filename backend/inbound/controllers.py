@@ -24,6 +24,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from backend.core.errors import InvalidInput
 from backend.inbound import sandbox
+from backend.inbound.events_api import InboundEventController
 from backend.inbound.schemas import SandboxInbound, SandboxInboundOut
 from backend.inbound.store import enqueue_processing, store_events
 from backend.providers.base import MalformedWebhook, Provider, WebhookReply, WebhookRequest
@@ -117,5 +118,5 @@ class SandboxInboundController(Controller):
         return await sandbox.receive(principal.workspace_id, sender_id, data, request.app.state.queue)
 
 
-CONTROLLERS = [SandboxInboundController]
+CONTROLLERS = [SandboxInboundController, InboundEventController]
 PUBLIC_ROUTES: list = [provider_webhook]

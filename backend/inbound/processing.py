@@ -12,7 +12,10 @@ A reply that was no keyword goes to the conversation runtime after the commit: t
 
 A failure rolls the event's transaction back, counts an attempt and keeps the error text, then retries
 with growing delays; after :data:`MAX_ATTEMPTS`, or at once for an event that can never succeed (an
-address that is not one), the row is ``failed`` and stays for an operator to read.
+address that is not one), the row is ``failed`` and stays for an operator to read. What a provider sent
+that is not its format never gets here: it is stored ``rejected`` (:mod:`backend.inbound.validation`).
+Both are terminal: nothing re-enqueues them, and ``GET /api/v1/inbound-events`` shows them with the
+reason.
 """
 
 from __future__ import annotations
@@ -234,6 +237,9 @@ async def _apply(row: dict[str, Any]) -> AfterCommit:
     sender = await load_sender(row["workspace"], row["sender"])
     if sender is None:
         raise PermanentFailure(f"sender {row['sender']} no longer exists")
+    # A stored payload that does not decode was written by another version of Flowgate (what providers
+    # send is checked before it is stored: validation.py): retried, so a newer worker can take it during
+    # a rolling upgrade, and ``failed`` after MAX_ATTEMPTS.
     event = decode(row["payload"])
     now = datetime.now(UTC)
     if isinstance(event, InboundMessage):

@@ -15,6 +15,10 @@ MAX_TEXT = 4096
 class SandboxInbound(Input):
     """A contact's reply to a sandbox sender, as a provider webhook would carry it."""
 
+    nul_removed_later = frozenset({"text"})
+    """Like a provider's, a contact's text is stored without its NUL characters, never refused
+    (:func:`backend.inbound.store.store_events`)."""
+
     from_: Annotated[str, Meta(min_length=1, max_length=64)] = msgspec.field(name="from")
     """The contact's address (normalised for the sender's channel with the workspace's phone region)."""
     text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)] | None = None

@@ -17,7 +17,9 @@ from typing import Any
 import msgspec
 
 from backend.core.database import transaction
+from backend.core.text import without_nul
 from backend.inbound.tables import InboundEvent
+from backend.inbound.validation import payload_problem
 from backend.providers.base import InboundEvent as Event
 
 log = logging.getLogger(__name__)
@@ -53,16 +55,23 @@ def decode(payload: Any) -> Event:
 async def store_events(
     sender: dict[str, Any], events: list[Event], *, received_at: datetime | None = None
 ) -> list[int]:
-    """Insert the events of one webhook for ``sender`` (a senders row); the ids of the new rows only.
+    """Insert the events of one webhook for ``sender`` (a senders row); the ids of the new rows to
+    process (new rows stored ``rejected`` are not among them: nothing is to be done with them).
 
     Events repeated inside one webhook count once; events already stored are skipped by the database.
+    Every string of an event is stored without NUL characters (:func:`backend.core.text.without_nul`).
     """
     if not events:
         return []
+    # A contact's text is never refused: NUL characters (PostgreSQL cannot store them, and the worker
+    # would fail on the event for ever) are removed here, where every webhook's and sandbox event passes.
+    events = [without_nul(event) for event in events]
     received_at = received_at or datetime.now(UTC)
     rows: dict[tuple[str, str], InboundEvent] = {}
     for event in events:
         kind, key = event_kind(event), event_key(event)
+        # An event the worker could not read back is kept, ended, with the reason (validation.py).
+        problem = payload_problem(event)
         rows.setdefault(
             (kind, key),
             InboundEvent(
@@ -72,17 +81,20 @@ async def store_events(
                 kind=kind,
                 provider_event_id=key,
                 payload=encode(event),
-                state="pending",
+                state="rejected" if problem else "pending",
                 attempts=0,
-                error="",
+                error=problem or "",
                 received_at=received_at,
+                processed_at=received_at if problem else None,
             ),
         )
     async with transaction():
         inserted = await (
-            InboundEvent.insert(*rows.values()).on_conflict(action="DO NOTHING").returning(InboundEvent.id)
+            InboundEvent.insert(*rows.values())
+            .on_conflict(action="DO NOTHING")
+            .returning(InboundEvent.id, InboundEvent.state)
         )
-    return sorted(row["id"] for row in inserted)
+    return sorted(row["id"] for row in inserted if row["state"] == "pending")
 
 
 async def find_event_id(sender_id: int, kind: str, provider_event_id: str) -> int | None:

@@ -14,6 +14,8 @@ class InboundEvent(Table, tablename="inbound_events"):
     Unique per ``(sender, kind, provider_event_id)``: a provider's re-delivery finds its row and is
     acknowledged without being processed twice. ``state``: ``pending`` → ``processed`` (or ``failed``
     after the worker's retries, with ``error``); the sweeper re-enqueues pending rows a lost job left.
+    ``rejected`` (with ``error``): the payload is not the provider's format, so no retry can help; stored
+    so, never enqueued (:mod:`backend.inbound.validation`). ``failed`` and ``rejected`` are terminal.
     """
 
     id = BigSerial(primary_key=True)

@@ -174,7 +174,14 @@ class Dispatcher:
     ) -> list[Outcome]:
         sender = self.senders[sender_id]
         assert sender is not None
-        provider = self.providers.for_sender(sender)
+        try:
+            provider = self.providers.for_sender(sender)
+        except Exception as exc:
+            # A sender whose settings make no provider fails its messages now: released back to the
+            # queue instead, they would be claimed and released again by every reconciler pass.
+            log.warning("sender %s: no provider could be built; failing %d messages", sender_id, len(rows))
+            error = f"no provider for this sender: {type(exc).__name__}: {exc}"[:2000]
+            return [Outcome(row["id"], "failed", "sender_unavailable", error_message=error) for row in rows]
         rate = sender.get("rate_limit_per_second")
         outcomes: list[Outcome] = []
         remaining = rows
@@ -187,12 +194,13 @@ class Dispatcher:
             now_rows, remaining = remaining[:granted], remaining[granted:]
             if now_rows:
                 started.update(row["id"] for row in now_rows)
-                results = await asyncio.gather(
-                    *(_send_one(provider, self.outgoing(sender, row)) for row in now_rows)
-                )
+                prepared = [(row, self._prepare(sender, row)) for row in now_rows]
+                outcomes.extend(made for _, made in prepared if isinstance(made, Outcome))
+                ready = [(row, made) for row, made in prepared if isinstance(made, Outgoing)]
+                results = await asyncio.gather(*(_send_one(provider, made) for _, made in ready))
                 outcomes.extend(
                     classify(row, result, datetime.now(UTC), self.backoff_base_s)
-                    for row, result in zip(now_rows, results, strict=True)
+                    for (row, _), result in zip(ready, results, strict=True)
                 )
             if remaining and wait > RATE_WAIT_LIMIT_S:
                 later = datetime.now(UTC) + timedelta(seconds=wait)
@@ -201,6 +209,17 @@ class Dispatcher:
             if remaining:
                 await asyncio.sleep(wait)
         return outcomes
+
+    def _prepare(self, sender: dict[str, Any], row: dict[str, Any]) -> Outgoing | Outcome:
+        """The message as its provider takes it, or its failure when the stored row cannot make one (a
+        template or buttons that do not decode): no retry can fix that, so it ends ``rejected`` now
+        rather than failing its whole chunk on every attempt."""
+        try:
+            return self.outgoing(sender, row)
+        except Exception as exc:
+            log.warning("message %s cannot be built for its provider", row["id"], exc_info=True)
+            error = f"the stored message cannot be sent: {type(exc).__name__}: {exc}"[:2000]
+            return Outcome(row["id"], "failed", "rejected", error_code="invalid_message", error_message=error)
 
     def outgoing(self, sender: dict[str, Any], row: dict[str, Any]) -> Outgoing:
         channel = row["channel"]

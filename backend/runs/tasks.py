@@ -68,13 +68,32 @@ async def call_http(ctx: dict[str, Any], run_id: int, request: dict[str, Any]) -
     """Make a run's HTTP request through the outbound guard and feed the answer (or its absence) back.
 
     At least once, like every job: a request whose answer was lost with its worker is made again.
+    Every way the call can end is an answer the run takes (``failure`` unless a response came): a job
+    that raised instead would leave the run waiting, and the sweeper would issue the same request again
+    every few minutes for ever. So a stored request that does not decode, or one the HTTP client cannot
+    even attempt (an unexpected error, not a network one), is answered with its error too.
     """
-    action = msgspec.convert(request, CallHttp)
+    request_id = request.get("request_id") if isinstance(request, dict) else None
     run = await Run.select(Run.workspace, Run.status, Run.pending_http).where(Run.id == run_id).first()
     if run is None or run["status"] != "waiting" or not run["pending_http"]:
         return "skipped"
-    if msgspec.json.decode(run["pending_http"]).get("request_id") != action.request_id:
+    if (
+        not isinstance(request_id, str)
+        or msgspec.json.decode(run["pending_http"]).get("request_id") != request_id
+    ):
         return "skipped"
+    try:
+        action = msgspec.convert(request, CallHttp)
+    except msgspec.ValidationError as exc:
+        result = HttpResult(request_id=request_id, error=f"not a valid HTTP request: {exc}")
+    else:
+        result = await _call(ctx, run, action)
+    await inbox.deliver([(run_id, f"http:{request_id}", result)])
+    await engine.drive([run_id], queue=ctx["redis"])
+    return "answered" if result.status_code is not None else "failed"
+
+
+async def _call(ctx: dict[str, Any], run: dict[str, Any], action: CallHttp) -> HttpResult:
     workspace = (
         await Workspace.select(Workspace.allow_private_urls).where(Workspace.id == run["workspace"]).first()
     )
@@ -88,16 +107,14 @@ async def call_http(ctx: dict[str, Any], run_id: int, request: dict[str, Any]) -
             timeout_s=action.timeout_seconds,
             allow_private=bool(workspace and workspace["allow_private_urls"]),
         )
-        result = HttpResult(
-            request_id=action.request_id, status_code=response.status_code, body=response.body
-        )
     except outbound.RefusedURL as exc:
-        result = HttpResult(request_id=action.request_id, error=f"refused: {exc}")
+        return HttpResult(request_id=action.request_id, error=f"refused: {exc}")
     except httpx.HTTPError as exc:
-        result = HttpResult(request_id=action.request_id, error=str(exc) or type(exc).__name__)
-    await inbox.deliver([(run_id, f"http:{action.request_id}", result)])
-    await engine.drive([run_id], queue=ctx["redis"])
-    return "answered" if result.status_code is not None else "failed"
+        return HttpResult(request_id=action.request_id, error=str(exc) or type(exc).__name__)
+    except Exception as exc:  # httpx.InvalidURL and kin are no HTTPError: still the call's answer
+        log.warning("HTTP request %s could not be made", action.request_id, exc_info=True)
+        return HttpResult(request_id=action.request_id, error=f"{type(exc).__name__}: {exc}")
+    return HttpResult(request_id=action.request_id, status_code=response.status_code, body=response.body)
 
 
 async def sweep_runs(ctx: dict[str, Any]) -> dict[str, int]:

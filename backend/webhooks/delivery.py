@@ -9,7 +9,10 @@ the next attempt. Receivers may therefore see an attempt again after a crash, wi
 
 Outcomes: 2xx succeeds; 410 Gone disables the endpoint and fails its pending deliveries; anything
 else (another status, a timeout, a connection error, a URL that is now refused) is retried after the
-next delay of :data:`RETRY_DELAYS`, with jitter, until they run out, then the delivery fails.
+next delay of :data:`RETRY_DELAYS`, with jitter, until they run out, then the delivery fails. A delivery
+that cannot be signed or encoded fails at once (no retry can fix it), and one whose attempts all ended
+without a result (a worker killed mid-attempt each time) fails once they are used up: ``failed`` is
+terminal, and the delivery log shows it with ``last_error``.
 """
 
 from __future__ import annotations
@@ -123,10 +126,30 @@ def _ours(delivery_id: int, attempt: int):
     )
 
 
-async def _send(client: httpx.AsyncClient, row: dict[str, Any], now: datetime) -> tuple[int | None, str]:
-    """POST the signed payload; the answer's status code (None when there was none) and an error text."""
+def _signed(row: dict[str, Any], now: datetime) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of this attempt; ValueError (or msgspec's EncodeError) when the stored
+    payload or the endpoint's secret cannot make a request at all, which no retry can change."""
     body = msgspec.json.encode(row["payload"])
-    headers = signing.signed_headers(row["secret"], row["message_id"], int(now.timestamp()), body)
+    return body, signing.signed_headers(row["secret"], row["message_id"], int(now.timestamp()), body)
+
+
+async def _end(row: dict[str, Any], error: str) -> Outcome:
+    """Fail a delivery that no further attempt can help; its log keeps why."""
+    await WebhookDelivery.update(
+        {
+            WebhookDelivery.status: "failed",
+            WebhookDelivery.next_attempt_at: None,
+            WebhookDelivery.last_error: error[:MAX_ERROR_CHARS],
+        }
+    ).where(_ours(row["id"], row["attempts"]))
+    log.warning("webhook delivery %s failed for good: %s", row["id"], error)
+    return Outcome("failed", row["attempts"], error=error)
+
+
+async def _send(
+    client: httpx.AsyncClient, row: dict[str, Any], body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str]:
+    """POST the signed payload; the answer's status code (None when there was none) and an error text."""
     try:
         response = await outbound.request(
             client,
@@ -189,11 +212,22 @@ async def deliver(
         return Outcome("failed", row["attempts"], error="the endpoint is disabled")
     if row["next_attempt_at"] is not None and row["next_attempt_at"] > now + EARLY_TOLERANCE:
         return Outcome("skipped", row["attempts"], row["next_attempt_at"])
+    # Every job ends the delivery or counts an attempt, so none is retried for ever: a request that
+    # cannot be made fails at once, and attempts that never recorded a result (their worker died each
+    # time) still use up the budget that ordinary failures do.
+    try:
+        body, headers = _signed(row, now)
+    except (ValueError, msgspec.EncodeError) as exc:
+        return await _end(row, f"cannot be sent: {exc}")
+    if row["attempts"] > len(delays):
+        return await _end(
+            row, f"gave up after {row['attempts']} attempts; the last ones ended without a result"
+        )
     if not await _claim(row, now):
         return Outcome("skipped", row["attempts"])
     attempt = row["attempts"] + 1
 
-    status_code, error = await _send(client, row, now)
+    status_code, error = await _send(client, row, body, headers)
     finished = clock()
     if status_code is not None and 200 <= status_code < 300:
         await WebhookDelivery.update(

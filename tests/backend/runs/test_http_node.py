@@ -270,3 +270,29 @@ async def test_an_http_job_that_runs_twice_moves_the_run_once(client, tenant, re
     assert (await run_row(run["id"]))["status"] == "completed"
     assert [m["text"] for m in await outbound_of(run["contact_id"])] == ["You are gold (1200 points, vip)"]
     assert [e["kind"] for e in await events_of(run["id"])] == ["http_result"]
+
+
+async def test_a_stored_request_that_does_not_decode_ends_along_failure_not_retried(
+    client, tenant, redis, redis_url, crm
+):
+    """Issue 14, item 4: a call_http job that raised left the run waiting, and the sweeper issued the same
+    poison request again every few minutes for ever. Its error is now the call's answer."""
+    import json
+
+    await patch_settings(client, tenant, allow_private_urls=True)
+    run = await start_lookup(client, tenant, crm.url + "/customers/{{contact.phone}}")
+    await redis.flushdb()  # only the poison job below runs
+    request = json.loads((await run_row(run["id"]))["pending_http"])
+    poison = {**request, "headers": {"X-Tier": {"not": "a string"}}}
+    async with queue_for(redis_url) as queue:
+        await queue.enqueue_job("call_http", run["id"], poison, _job_id="http-poison")
+    await work(redis_url)
+
+    assert crm.requests == []
+    row = await run_row(run["id"])
+    assert row["status"] == "completed" and ("lookup", "failure") in ports(row)
+    assert [m["text"] for m in await outbound_of(run["contact_id"])] == ["Lookup failed"]
+    (event,) = await events_of(run["id"])
+    assert "not a valid HTTP request" in event["event"]
+    async with queue_for(redis_url) as queue:
+        assert (await service.sweep(queue, now=soon(minutes=5), older_than=timedelta(0)))["http"] == 0
