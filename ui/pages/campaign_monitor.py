@@ -108,6 +108,7 @@ class Monitor:
         self.audience_entered: int | None = None
         self.audience_later: asyncio.Task[None] | None = None
         self.feed_task: asyncio.Task[None] | None = None
+        self.client = ui.context.client
         self.live_state: FeedState | None = None
         self.drawn_version: int | None = None
         """The flow version the graph shows."""
@@ -243,6 +244,8 @@ class Monitor:
                 task.cancel()
 
     async def feed_state(self, state: FeedState) -> None:
+        if self.gone:
+            return
         self.live_state = state
         self._show_live_state()
 
@@ -255,11 +258,19 @@ class Monitor:
         )
 
     async def show_stats(self, stats: CampaignStats) -> None:
+        if self.gone:
+            return
         self.stats = stats
         if stats["status"] != self.campaign["status"]:
             await self._reload_campaign()
         await self._maybe_refresh_audience(stats["totals"].get("entered", 0))
-        self._draw(stats)
+        if not self.gone:
+            self._draw(stats)
+
+    @property
+    def gone(self) -> bool:
+        """The tab went away while an event or an answer was on its way: nothing is left to draw on."""
+        return self.client.is_deleted or self.progress_bar.is_deleted
 
     def _draw(self, stats: CampaignStats) -> None:
         totals = stats["totals"]
@@ -350,7 +361,7 @@ class Monitor:
         await asyncio.sleep(wait)
         self.audience_later = None
         await self._refresh_audience()
-        if self.stats is not None:
+        if self.stats is not None and not self.gone:
             self._draw(self.stats)
 
     async def _refresh_audience(self) -> None:
@@ -371,6 +382,8 @@ class Monitor:
     async def _reload_campaign(self) -> None:
         with contextlib.suppress(ApiError, BackendUnreachable):
             self.campaign = await api.get_campaign(self.session.token, self.campaign["id"])
+            if self.gone:
+                return
             self._draw_header()
             if self.drawn_version is not None:
                 self._show_graph_note()
