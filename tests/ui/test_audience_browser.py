@@ -10,7 +10,6 @@ role and text.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,9 +19,9 @@ import pytest
 from backend.consent.service import record_opt_out
 from tests.backend.campaigns.helpers import sandbox_sender, work
 from tests.backend.imports.helpers import csv_bytes, run_worker
-from tests.conftest import Tenant, flowgate_command, free_port, subprocess_env, wait_for_http
+from tests.conftest import Tenant
+from tests.ui.browser import CHROMIUM, chromium_tab, log_in, running_ui
 
-CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 WAIT_MS = 15_000
 
@@ -37,45 +36,15 @@ expect = playwright_api.expect
 
 @pytest.fixture
 def live_ui(live_api: str, redis_url: str, tmp_path: Path) -> Iterator[str]:
-    """A real `flowgate ui` process talking to the live api; yields its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        flowgate_command("ui", "--port", str(port)),
-        # Without PYTEST_* variables: with them, NiceGUI would think it runs under its own tests.
-        env=subprocess_env(FLOWGATE_API_URL=live_api, FLOWGATE_REDIS_URL=redis_url),
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/login", process=process)
+    with running_ui(live_api, redis_url, tmp_path, tmp_path / "ui.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture
 async def page(live_ui: str) -> AsyncIterator:
-    """A logged-out Chromium page of 1440x900 that records the page's script errors in ``page.errors``."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            tab = await browser.new_page(viewport={"width": 1440, "height": 900})
-            tab.errors = []
-            tab.on("pageerror", lambda error: tab.errors.append(str(error)))
-            yield tab
-        finally:
-            await browser.close()
-
-
-async def log_in(page, live_ui: str, tenant: Tenant, path: str) -> None:
-    await page.goto(f"{live_ui}/login?next={path}")
-    await page.get_by_label("Email").fill(tenant.admin_email)
-    await page.get_by_label("Password").fill(tenant.admin_password)
-    await page.keyboard.press("Enter")
+    async with chromium_tab() as tab:
+        yield tab
 
 
 async def shoot(page, name: str, *, full_page: bool = True) -> None:

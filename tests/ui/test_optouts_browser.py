@@ -10,7 +10,6 @@ row, read next to its progress bar once the worker (run in this process) has app
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,9 +18,9 @@ import pytest
 
 from tests.backend.campaigns.helpers import sandbox_sender
 from tests.backend.imports.helpers import csv_bytes, run_worker
-from tests.conftest import Tenant, flowgate_command, free_port, subprocess_env, wait_for_http
+from tests.conftest import Tenant
+from tests.ui.browser import CHROMIUM, chromium_tab, log_in, pick, running_ui
 
-CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 WAIT_MS = 10_000
 AUDIENCE = importlib.util.find_spec("ui.pages.audience_contact") is not None
@@ -38,57 +37,18 @@ expect = playwright_api.expect
 
 @pytest.fixture
 def live_ui(live_api: str, redis_url: str, tmp_path: Path) -> Iterator[str]:
-    """A real `flowgate ui` process talking to the live api; yields its URL."""
-    port = free_port()
-    log = (tmp_path / "ui.log").open("w")
-    process = subprocess.Popen(
-        flowgate_command("ui", "--port", str(port)),
-        env=subprocess_env(FLOWGATE_API_URL=live_api, FLOWGATE_REDIS_URL=redis_url),
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/login", process=process)
+    """A real `flowgate ui` process talking to the live api; its log must stay clean."""
+    with running_ui(live_api, redis_url, tmp_path, tmp_path / "ui.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
     printed = (tmp_path / "ui.log").read_text()
     assert "Traceback" not in printed, f"the ui process logged an error:\n{printed}"
 
 
 @pytest.fixture
 async def page(live_ui: str) -> AsyncIterator:
-    """A logged-out Chromium page of 1440x900 that collects page errors in ``page.errors``."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            tab = await browser.new_page(viewport={"width": 1440, "height": 900})
-            tab.set_default_timeout(WAIT_MS)
-            tab.errors = []
-            tab.on("pageerror", lambda error: tab.errors.append(str(error)))
-            yield tab
-        finally:
-            await browser.close()
-
-
-async def log_in(page, live_ui: str, tenant: Tenant, path: str) -> None:
-    await page.goto(f"{live_ui}/login?next={path}")
-    await page.get_by_label("Email").fill(tenant.admin_email)
-    await page.get_by_label("Password").fill(tenant.admin_password)
-    await page.keyboard.press("Enter")
-
-
-async def pick(page, label: str, option: str) -> None:
-    """Open a select by its label and click one of its options, as a person does."""
-    await page.get_by_label(label, exact=True).click()
-    await page.get_by_role("option", name=option).click()
+    async with chromium_tab(timeout_ms=WAIT_MS) as tab:
+        yield tab
 
 
 async def test_an_opt_out_added_by_hand_changes_the_address_history(

@@ -10,7 +10,6 @@ sender: the form's own errors, the webhook URL and verify token to give Meta, co
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,9 +19,9 @@ import pytest
 from backend.config import get_settings
 from tests.backend.inbound.helpers import run_worker
 from tests.backend.senders.helpers import WA_SECRETS, create_sender
-from tests.conftest import Tenant, flowgate_command, free_port, subprocess_env, wait_for_http
+from tests.conftest import Tenant
+from tests.ui.browser import CHROMIUM, chromium_tab, log_in, running_ui
 
-CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 WAIT_MS = 10_000
 CONTACT = "+351912000001"
@@ -38,55 +37,20 @@ expect = playwright_api.expect
 
 @pytest.fixture
 def live_ui(live_api: str, redis_url: str, tmp_path: Path) -> Iterator[str]:
-    """A real `flowgate ui` process talking to the live api; yields its URL. Its log must stay clean."""
-    port = free_port()
+    """A real `flowgate ui` process talking to the live api; its log must stay clean."""
     log_path = tmp_path / "ui.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            flowgate_command("ui", "--port", str(port)),
-            # Without PYTEST_* variables: with them, NiceGUI would think it runs under its own tests.
-            env=subprocess_env(FLOWGATE_API_URL=live_api, FLOWGATE_REDIS_URL=redis_url),
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/login", process=process)
+    with running_ui(live_api, redis_url, tmp_path, log_path) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
     printed = log_path.read_text()
     assert "Traceback" not in printed, f"the ui process logged an error:\n{printed[-3000:]}"
 
 
 @pytest.fixture
 async def page(live_ui: str) -> AsyncIterator:
-    """A logged-out Chromium tab of 1440x900 that may use the clipboard and collects script errors."""
+    """A tab that may use the clipboard (the copy buttons)."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1440, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
-            )
-            tab = await context.new_page()
-            tab.set_default_timeout(WAIT_MS)
-            tab.errors = []
-            tab.on("pageerror", lambda error: tab.errors.append(str(error)))
-            yield tab
-        finally:
-            await browser.close()
-
-
-async def log_in(page, live_ui: str, tenant: Tenant, path: str) -> None:
-    await page.goto(f"{live_ui}/login?next={path}")
-    await page.get_by_label("Email").fill(tenant.admin_email)
-    await page.get_by_label("Password").fill(tenant.admin_password)
-    await page.keyboard.press("Enter")
+    async with chromium_tab(clipboard=True, timeout_ms=WAIT_MS) as tab:
+        yield tab
 
 
 async def shot(page, name: str, *, full_page: bool = False, top: bool = False) -> None:

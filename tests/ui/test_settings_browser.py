@@ -9,7 +9,6 @@ Screenshots go to ``test-output/ui/`` for people to look at; the ui process's lo
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,9 +17,9 @@ import pytest
 
 from tests.backend.webhooks.helpers import run_worker
 from tests.backend.webhooks.receiver import Receiver
-from tests.conftest import Tenant, flowgate_command, free_port, subprocess_env, wait_for_http
+from tests.conftest import Tenant
+from tests.ui.browser import CHROMIUM, chromium_tab, log_in, running_ui
 
-CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 WAIT_MS = 10_000
 
@@ -40,51 +39,16 @@ def ui_log(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def live_ui(live_api: str, redis_url: str, tmp_path: Path, ui_log: Path) -> Iterator[str]:
-    """A real `flowgate ui` process talking to the live api; yields its URL."""
-    port = free_port()
-    with ui_log.open("w") as log:
-        process = subprocess.Popen(
-            flowgate_command("ui", "--port", str(port)),
-            # Without PYTEST_* variables: with them, NiceGUI would think it runs under its own tests.
-            env=subprocess_env(FLOWGATE_API_URL=live_api, FLOWGATE_REDIS_URL=redis_url),
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/login", process=process)
+    with running_ui(live_api, redis_url, tmp_path, ui_log) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture
 async def page(live_ui: str) -> AsyncIterator:
-    """A logged-out Chromium tab of 1440x900 that may use the clipboard and records script errors."""
+    """A tab that may use the clipboard (the key shown once is copied)."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1440, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
-            )
-            tab = await context.new_page()
-            tab.errors = []
-            tab.on("pageerror", lambda error: tab.errors.append(str(error)))
-            yield tab
-        finally:
-            await browser.close()
-
-
-async def log_in(page, live_ui: str, tenant: Tenant, path: str) -> None:
-    await page.goto(f"{live_ui}/login?next={path}")
-    await page.get_by_label("Email").fill(tenant.admin_email)
-    await page.get_by_label("Password").fill(tenant.admin_password)
-    await page.keyboard.press("Enter")
+    async with chromium_tab(clipboard=True) as tab:
+        yield tab
 
 
 async def shot(page, name: str) -> None:
