@@ -138,17 +138,55 @@ def api(host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--burst", is_flag=True, help="Run the jobs that are due, then exit.")
-def worker(burst: bool) -> None:
-    """Run an arq worker: sends, imports, webhooks, schedules. Run more of them to scale out."""
-    from backend.core.redis import redis_url_or_embedded
-    from backend.worker import build_worker
+@click.option(
+    "--burst", is_flag=True, help="Run the jobs that are due, then exit (each process, with --processes)."
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes under one parent that forwards SIGTERM/SIGINT and restarts a process that dies. "
+    "Default: the number of cores on PostgreSQL; 1 on SQLite, whose single writer makes more processes "
+    "slower, not faster (README, Command line). 1 runs the worker in this process, with no parent.",
+)
+@click.option("--ready-fd", type=int, default=None, hidden=True)
+@click.option("--slot", type=int, default=None, hidden=True)
+def worker(burst: bool, processes: int | None, ready_fd: int | None, slot: int | None) -> None:
+    """Run arq workers: sends, imports, webhooks, schedules. One per core by default (see --processes).
 
-    settings = _settings("worker")
-    _use_uvloop()
+    ``--ready-fd FD`` (for supervisors and benchmarks) makes the command write ``ready`` to FD once every
+    worker takes jobs; ``--slot`` labels a supervised child's log lines.
+    """
+    from backend.core.redis import redis_url_or_embedded
+    from backend.supervisor import Supervisor, then_announce_ready
+
+    if ready_fd is not None:
+        os.set_inheritable(ready_fd, False)  # for this process only, not for anything it starts
+    settings = _settings("worker" if slot is None else f"w{slot}")
+    count = processes or default_worker_processes(settings)
     with redis_url_or_embedded(settings.redis_url, settings.data_dir) as redis_url:
-        worker_instance = build_worker(redis_url, burst=burst, db_pool_size=settings.db_pool_size)
-        worker_instance.run()
+        if count > 1:
+            _use_redis_url(redis_url)  # the children share this Redis, the embedded one included
+            status = Supervisor(count, env=dict(os.environ), burst=burst, ready_fd=ready_fd).run()
+        else:
+            from backend.worker import build_worker
+
+            _use_uvloop()
+            worker_instance = build_worker(redis_url, burst=burst, db_pool_size=settings.db_pool_size)
+            worker_instance.on_startup = then_announce_ready(worker_instance.on_startup, ready_fd)
+            worker_instance.run()
+            status = 0
+    sys.exit(status)
+
+
+def default_worker_processes(settings: Settings) -> int:
+    """One worker per core this process may run on, except on SQLite (see the ``--processes`` help)."""
+    if settings.is_sqlite:
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _use_uvloop() -> None:
