@@ -2,22 +2,25 @@
 
 Run: ``.venv/bin/python bench/campaign.py`` (SQLite file in a temporary folder, 100,000 contacts), or
 ``--database postgresql`` (a scratch database on ``--database-url``, default the local server),
-``--contacts 1000000``, ``--workers 2``.
+``--contacts 1000000``, ``--workers 2`` (``flowgate worker --processes 2``: one parent, two worker processes).
 
 Setup (not timed): one workspace, a WhatsApp Cloud sender on a local fake sink (rate limit off), a group
 of N contacts of whom 1% opted out (by keyword: the person's own opt-out), a published one-message
-marketing flow and a campaign on them starting two seconds later. ``flowgate worker`` processes (with
-their schedulers) do everything else, as in production: the scheduler starts the campaign, a trigger
+marketing flow and a campaign on them starting a few seconds later. ``flowgate worker --processes N``
+(its processes with their schedulers) does everything else, as in production: the scheduler starts the campaign, a trigger
 enrolls the audience (``INSERT … SELECT`` of runs in keyset pages), drive jobs step the runs and store the
 messages, send jobs send them.
 
 Printed from one run (absolute figures swing by 2x on a shared 2-core machine; the ratio is measured in
 the same run and is the figure to compare):
 
+- the workers' start-up (until every process takes jobs), wall and CPU seconds, apart from the rest: it
+  happens once per process, not per message;
 - audience build: how long the trigger took to select and enroll the eligible members;
 - end-to-end messages/s from the trigger's start to the last message the sink answered;
 - the sink's own capacity with the workers' HTTP client at the same concurrency, and the ratio;
-- peak RSS of each process (worker, sink);
+- the workers' CPU per message from "ready" to the end (start-up left out);
+- peak RSS of each process (workers, sink);
 - duplicates and sends to opted-out contacts, as the sink saw them (both must be 0);
 - the delay from an inbound STOP (a signed WhatsApp webhook to a ``flowgate api`` process) to the moment
   the consent gate blocks that contact's next marketing message.
@@ -48,9 +51,10 @@ from bench import scratch_pg  # noqa: E402  (needs the repository root on sys.pa
 from bench.gateway_send import (  # noqa: E402
     PHONE_NUMBER_ID,
     SINK_CONCURRENCY,
+    WorkerTree,
+    _children,
     _free_port,
     _loop_factory,
-    _process_cpu,
     sink_capacity,
 )
 
@@ -267,25 +271,21 @@ async def main(
         )
         eligible = args.contacts - len(data["opted_out"])
         await _reset_sink(sink_base)  # forget the capacity run's requests
-        workers = [
-            await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "backend.cli", "worker", env=env, cwd=ROOT
-            )
-            for _ in range(args.workers)
-        ]
+        workers = await WorkerTree.start(args.workers, env)
         spy = None
-        if args.profile:  # py-spy (pip install py-spy) samples the first worker: collapsed stacks
+        if args.profile:  # py-spy (pip install py-spy) samples the worker processes: collapsed stacks
             spy = await asyncio.create_subprocess_exec(
                 "py-spy",
                 "record",
                 "--nonblocking",
+                *(["--subprocesses"] if args.workers > 1 else []),
                 "--format",
                 "raw",
                 *(["--gil"] if os.environ.get("PYSPY_GIL") else []),
                 "-o",
                 args.profile,
                 "--pid",
-                str(workers[0].pid),
+                str(workers.pid),
             )
         try:
             while True:
@@ -293,24 +293,21 @@ async def main(
                 sent = await Message.count().where(Message.status.is_in(["sent", "failed", "unknown"]))
                 if sent >= eligible:
                     break
-                if any(worker.returncode is not None for worker in workers):
-                    raise RuntimeError("a worker exited")
+                if workers.process.returncode is not None:
+                    raise RuntimeError(f"the worker exited with {workers.process.returncode}")
                 if datetime.now(UTC) - data["start_at"] > timedelta(minutes=30):
                     raise RuntimeError(f"only {sent:,} of {eligible:,} sent after 30 minutes")
             trigger = (
                 await CampaignTrigger.select().where(CampaignTrigger.campaign == data["campaign_id"]).first()
             )
-            rss = [_peak_rss_mb(worker.pid) for worker in workers]
-            worker_cpu = sum(_process_cpu(worker.pid) for worker in workers)
+            rss = [_peak_rss_mb(pid) for pid in _children(workers.pid) or [workers.pid]]
+            worker_cpu, per_process = workers.cpu_since_ready()
             stop_delay = await _stop_to_block(env, data)
         finally:
             if spy is not None:
                 spy.send_signal(2)  # py-spy writes its samples on Ctrl-C
                 await spy.wait()
-            for worker in workers:
-                if worker.returncode is None:
-                    worker.terminate()
-                    await worker.wait()
+            await workers.stop()
         stats = await _sink_stats(sink_base, numbers=True)
         reached = set(stats["to"] or [])
         last_sent = stats["last"]
@@ -321,8 +318,9 @@ async def main(
         )
         print(
             f"\ncampaign on {args.kind}: {args.contacts:,} contacts ({len(data['opted_out']):,} opted out), "
-            f"{args.workers} worker(s), rate limits off"
+            f"{args.workers} worker process(es), rate limits off"
         )
+        print(f"  {workers.startup_line()}")
         print(
             f"  audience build (select + enroll {trigger['enrolled']:,} runs): {trigger['enroll_ms'] / 1000:.2f} s"
         )
@@ -332,8 +330,13 @@ async def main(
         print(f"  sink capacity, same client, concurrency {SINK_CONCURRENCY}: {capacity:,.0f} requests/s")
         print(f"  ratio: {rate / capacity:.2f}")
         print(
-            f"  worker CPU: {worker_cpu:.1f} s = {worker_cpu / eligible * 1e6:,.0f} µs per message "
+            f"  worker CPU after start-up: {worker_cpu:.1f} s = {worker_cpu / eligible * 1e6:,.0f} µs per message "
             f"(≈ {eligible / worker_cpu:,.0f} messages per worker CPU-second)"
+            + (
+                f"; per process {', '.join(f'{cpu:.1f} s' for cpu in per_process)}"
+                if args.workers > 1
+                else ""
+            )
         )
         print(
             f"  peak RSS: worker(s) {', '.join(f'{mb:.0f} MB' for mb in rss)}; sink {_peak_rss_mb(sink_pid):.0f} MB"
@@ -435,7 +438,7 @@ def run() -> None:
     parser.add_argument(
         "--opted-out", type=float, default=1.0, help="percent of the group opted out (default 1)"
     )
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="flowgate worker --processes N (default 1)")
     parser.add_argument(
         "--profile", help="write the first worker's py-spy samples (raw, collapsed) to this file"
     )
