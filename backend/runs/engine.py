@@ -22,6 +22,7 @@ is committed with it, so a batch that runs twice — arq is at least once — se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections import defaultdict, deque
@@ -39,7 +40,7 @@ from backend.core.bulk import execute, update_rows
 from backend.core.database import locked, transaction
 from backend.core.errors import FlowgateError
 from backend.messages import service as messages
-from backend.runs import hooks
+from backend.runs import hooks, poison
 from backend.runs.flows import decode_event, decode_state, encode_state, versions
 from backend.runs.tables import Run, RunEvent, RunTimer
 from backend.senders.tables import Sender
@@ -119,17 +120,56 @@ async def drive(
     """Step the given runs as far as they go now; a count of what became of them.
 
     Safe to call twice with the same ids (finished runs and applied events are skipped). ``snapshots``
-    replaces the contact a new run starts with (an API start's extra attributes).
+    replaces the contact a new run starts with (an API start's extra attributes). A run whose step
+    raises does not hold its batch back: the others are stepped without it and its failure is counted
+    (:mod:`backend.runs.poison`); only a transient database or network error is raised to the caller.
     """
     ids = sorted({int(run_id) for run_id in run_ids})
     after = AfterCommit()
-    for start in range(0, len(ids), RUN_BATCH):
-        part = ids[start : start + RUN_BATCH]
-        async with transaction():
-            batch_after = await step_in_transaction(part, now=now or datetime.now(UTC), snapshots=snapshots)
-        after.merge(batch_after)
+    errors: dict[int, str] = {}
+    try:
+        for start in range(0, len(ids), RUN_BATCH):
+            part = ids[start : start + RUN_BATCH]
+            await _drive_isolating(part, now or datetime.now(UTC), snapshots, after, errors)
+    except Exception:
+        # A transient error stops the job (it is retried); what the batches before it committed still
+        # goes out now rather than waiting for the reconciler and the sweeper.
+        with contextlib.suppress(Exception):
+            await after.dispatch(queue)
+        raise
     await after.dispatch(queue)
+    if errors:
+        for key, value in (await poison.record(errors, now=now or datetime.now(UTC))).items():
+            after.summary[key] += value
     return dict(after.summary)
+
+
+async def _drive_isolating(
+    run_ids: list[int],
+    now: datetime,
+    snapshots: dict[int, ContactSnapshot] | None,
+    after: AfterCommit,
+    errors: dict[int, str],
+) -> None:
+    """Step ``run_ids`` in one transaction; if that fails on something other than a transient error,
+    step each half again on its own, down to single runs, so the runs that fail are found and the others
+    commit (:mod:`backend.runs.poison`). One bad run among 500 costs about three times the batch's work;
+    the failing runs' errors are collected in ``errors`` for :func:`poison.record`."""
+    try:
+        async with transaction():
+            batch_after = await step_in_transaction(run_ids, now=now, snapshots=snapshots)
+    except Exception as exc:
+        if poison.is_transient(exc):
+            raise
+        if len(run_ids) == 1:
+            errors[run_ids[0]] = poison.describe(exc)
+            log.debug("run %s: step failed", run_ids[0], exc_info=True)
+            return
+        middle = len(run_ids) // 2
+        await _drive_isolating(run_ids[:middle], now, snapshots, after, errors)
+        await _drive_isolating(run_ids[middle:], now, snapshots, after, errors)
+        return
+    after.merge(batch_after)
 
 
 async def step_in_transaction(

@@ -50,3 +50,9 @@ class RunOut(Output):
     updated_at: datetime
     ended_at: datetime | None
     ended_reason: str
+    """Why it ended: the flow's own reason, ``campaign_ended``, ``flow_deleted``, or ``step_error`` when
+    stepping it failed on every attempt (see ``last_error``)."""
+    failures: int
+    """Attempts to step the run that failed; at 5 it ends ``failed`` with ``step_error``."""
+    last_error: str
+    """The latest failed attempt's error (``<type>: <message>``), empty when none failed."""

@@ -105,7 +105,7 @@ async def _contact_for_start(workspace_id: int, sender: dict[str, Any], data: Ru
 
 _OUT_COLUMNS = (
     "r.id, r.flow, v.number AS version, r.campaign_id, r.contact, r.sender, r.trigger, r.entry, r.status, "
-    "r.current_node, r.state, r.started_at, r.updated_at, r.ended_at, r.ended_reason"
+    "r.current_node, r.state, r.started_at, r.updated_at, r.ended_at, r.ended_reason, r.failures, r.last_error"
 )
 
 
@@ -144,8 +144,13 @@ async def contact_runs(
 
 
 def run_out(row: dict[str, Any]) -> RunOut:
-    state = decode_state(row["state"])
-    waiting = state.waiting if state is not None else None
+    try:
+        state = decode_state(row["state"])
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        state = None  # a state that does not decode ended the run (step_error): shown without it
+    # A run closed from outside its state (expired, interrupted, failed on a step) keeps the state's
+    # last wait in its JSON: only a waiting run waits.
+    waiting = state.waiting if state is not None and row["status"] == "waiting" else None
     return RunOut(
         id=row["id"],
         flow_id=row["flow"],
@@ -163,6 +168,8 @@ def run_out(row: dict[str, Any]) -> RunOut:
         updated_at=row["updated_at"],
         ended_at=row["ended_at"],
         ended_reason=row["ended_reason"] or "",
+        failures=row["failures"] or 0,
+        last_error=row["last_error"] or "",
     )
 
 

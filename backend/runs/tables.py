@@ -12,8 +12,10 @@ class Run(Table, tablename="runs"):
 
     ``status``: ``active`` (being stepped, or enrolled and not started yet: ``state`` NULL), ``waiting``
     (for a reply, a tap, a timer or an HTTP answer), or finished: ``completed``, ``failed``, ``expired``
-    (its campaign ended first), ``interrupted`` (its campaign was deleted). ``state`` is the interpreter's
-    :class:`flows.run.RunState` as JSON; the columns beside it repeat what queries need.
+    (its campaign ended first), ``interrupted`` (its campaign was deleted). A run whose step kept
+    failing ends ``failed`` with ``ended_reason`` ``step_error`` (:mod:`backend.runs.poison`). ``state``
+    is the interpreter's :class:`flows.run.RunState` as JSON; the columns beside it repeat what queries
+    need.
 
     Workspace, flow, version, campaign and sender are plain ids, not foreign keys: runs are written by
     the hundred thousand, and each foreign key costs a lookup per row (on PostgreSQL a trigger with a
@@ -47,6 +49,11 @@ class Run(Table, tablename="runs"):
     updated_at = Timestamptz(default=TimestamptzNow())
     ended_at = Timestamptz(null=True, default=None)
     ended_reason = Varchar(length=32, default="")
+    failures = Integer(default=0)
+    """Attempts to step the run that failed on something other than a busy or unreachable database;
+    at :data:`backend.runs.poison.MAX_FAILURES` the run ends ``failed`` (``step_error``)."""
+    last_error = Text(default="")
+    """The latest of those failures, as ``<exception type>: <message>``."""
 
 
 class RunTimer(Table, tablename="run_timers"):

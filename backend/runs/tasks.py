@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import msgspec
-from arq import cron, func
+from arq import Retry, cron, func
 
 from backend.core import outbound, ticker
 from backend.inbound.runtime import NoRuntime, get_runtime, set_runtime
 from backend.messages import observers
-from backend.runs import engine, inbox, service
+from backend.runs import engine, inbox, poison, service
 from backend.runs.flows import encode_event
 from backend.runs.runtime import FlowRuntime
 from backend.runs.tables import Run
@@ -34,6 +34,8 @@ TICKERS_KEY = "tickers"
 """Worker ctx flag: run the tickers (off for ``--burst`` workers and tests that drive the clock)."""
 TIMER_TICK_S = 1.0
 DRIVE_JOB_TIMEOUT_S = 120
+TRANSIENT_RETRY_S = 5.0
+"""A drive job that met a busy or unreachable database runs again after this, times its try number."""
 FAILURE_DRIVE_DELAY_S = 2.0
 """A run fed a send failure from inside the send path's transaction is driven this much later, once
 that transaction has surely committed (the sweeper covers a slower one)."""
@@ -61,7 +63,17 @@ async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None
 
 
 async def drive_runs(ctx: dict[str, Any], run_ids: list[int]) -> dict[str, int]:
-    return await engine.drive(run_ids, queue=ctx["redis"])
+    """Step a batch of runs. A run that fails is counted and set aside by the engine; a busy or lost
+    database fails the whole job instead, which arq runs again a little later (up to its ``max_tries``,
+    then the sweeper's next pass finds the runs): no run is charged for the database's moment."""
+    try:
+        return await engine.drive(run_ids, queue=ctx["redis"])
+    except Exception as exc:
+        if not poison.is_transient(exc):
+            raise
+        tries = int(ctx.get("job_try") or 1)
+        log.warning("driving %d runs failed for now (try %d): %s", len(run_ids), tries, poison.describe(exc))
+        raise Retry(defer=TRANSIENT_RETRY_S * tries) from exc
 
 
 async def call_http(ctx: dict[str, Any], run_id: int, request: dict[str, Any]) -> str:
