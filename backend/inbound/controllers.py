@@ -4,9 +4,11 @@
 registered in backend/app.py beside the other public routes (:data:`PUBLIC_ROUTES`). It does as little
 as it safely can before answering, because providers time out and re-deliver: verify the signature over
 the raw body (fail closed: nothing is stored for a request that does not verify), parse, store every
-event in one transaction, answer. Consent, contacts and statuses are the worker's job
-(:mod:`backend.inbound.processing`). Every failure that is about the sender (unknown id, a sender whose
-provider takes no webhooks) is the same 404, so the endpoint tells a prober nothing.
+event in one transaction, answer. A verified body that does not parse is stored as one ``rejected``
+event and acknowledged too (:mod:`backend.inbound.unreadable`): a re-delivery cannot help. Consent,
+contacts and statuses are the worker's job (:mod:`backend.inbound.processing`). Every failure that is
+about the sender (unknown id, a sender whose provider takes no webhooks) is the same 404, so the
+endpoint tells a prober nothing.
 
 ``POST /api/v1/senders/{id}/sandbox/inbound`` (marketer and admin) is the sandbox sender's webhook.
 """
@@ -22,11 +24,11 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from backend.core.errors import InvalidInput
 from backend.inbound import sandbox
 from backend.inbound.events_api import InboundEventController
 from backend.inbound.schemas import SandboxInbound, SandboxInboundOut
 from backend.inbound.store import enqueue_processing, store_events
+from backend.inbound.unreadable import reason_for, store_unreadable
 from backend.providers.base import MalformedWebhook, Provider, WebhookReply, WebhookRequest
 from backend.senders.tables import Sender
 from backend.workspaces.auth import Caller, allow
@@ -95,8 +97,14 @@ async def provider_webhook(request: Request, sender_id: FromPath[int]) -> Respon
         raise NotAuthorizedException("the webhook signature did not verify")
     try:
         events = provider.parse(incoming)
-    except MalformedWebhook as exc:
-        raise InvalidInput("body", f"not a {sender['provider']} webhook: {exc}") from None
+    except Exception as exc:
+        # Signed, so the provider's; unreadable, so a re-delivery cannot help: kept rejected, acknowledged.
+        if not isinstance(exc, MalformedWebhook):
+            log.error(
+                "webhook for sender %s: the %s parser raised", sender_id, sender["provider"], exc_info=True
+            )
+        await store_unreadable(sender, incoming, reason_for(sender["provider"], exc))
+        return _answer(provider.acknowledge())
     new = await store_events(sender, events, received_at=incoming.received_at)
     await enqueue_processing(request.app.state.queue, new)
     return _answer(provider.acknowledge())

@@ -26,7 +26,8 @@ from backend.workspaces.roles import Role
 EventStatus = Literal["pending", "handoff", "processed", "failed", "rejected"]
 """The table's ``state``, named ``status`` at the API like a message's (and because Litestar reserves a
 handler parameter called ``state``)."""
-EventKind = Literal["message", "status", "opt_out"]
+EventKind = Literal["message", "status", "opt_out", "unreadable"]
+"""``unreadable``: a signed webhook whose body could not be read at all (always ``rejected``)."""
 
 
 class InboundEventOut(Output):
@@ -34,7 +35,8 @@ class InboundEventOut(Output):
     sender_id: int
     provider: str
     kind: EventKind
-    """``message`` (the contact wrote or tapped), ``status`` (of our message) or ``opt_out`` (at the provider)."""
+    """``message`` (the contact wrote or tapped), ``status`` (of our message), ``opt_out`` (at the provider),
+    or ``unreadable`` (a signed webhook whose body could not be read; its payload keeps the body)."""
     provider_event_id: str
     status: EventStatus
     """``pending``/``handoff``: being processed; ``processed``; ``failed`` and ``rejected``: ended, see ``error``."""
@@ -78,7 +80,9 @@ class InboundEventController(Controller):
         principal: Caller,
         status: Annotated[EventStatus | None, QueryParameter(description="e.g. rejected or failed")] = None,
         sender_id: Annotated[int | None, QueryParameter(description="Received on this sender")] = None,
-        kind: Annotated[EventKind | None, QueryParameter(description="message, status or opt_out")] = None,
+        kind: Annotated[
+            EventKind | None, QueryParameter(description="message, status, opt_out or unreadable")
+        ] = None,
         cursor: CursorParam = None,
         limit: LimitParam = 50,
     ) -> Page[InboundEventOut]:
