@@ -114,7 +114,7 @@ def run_dev(settings: Settings, *, host: str, api_port: int, ui_port: int) -> in
         }
         commands = {
             "api": ["api", "--host", host, "--port", str(api_port)],
-            "worker": ["worker"],
+            "worker": ["worker", "--processes", "1"],  # one is plenty for a demo, and SQLite wants one
             "ui": ["ui", "--host", host, "--port", str(ui_port)],
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
