@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 import msgspec
 
 ENV_PREFIX = "FLOWGATE_"
+ProviderHttpClient = Literal["pyreqwest", "aiohttp"]
+"""The transports behind ``backend.providers.http.ProviderHttp`` (see ``provider_http_client``)."""
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +45,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """PostgreSQL connections per process."""
     trusted_proxies: str = "127.0.0.1"
     """Comma-separated addresses whose X-Forwarded-For the api believes (the ui, a reverse proxy); ``*`` for all."""
+    provider_http_client: ProviderHttpClient = "pyreqwest"
+    """The HTTP client of provider sends: ``pyreqwest`` (Rust; about half aiohttp's CPU per request and a
+    sixth of its event-loop time in ``bench/http_transport.py``) or ``aiohttp``, the way back should
+    pyreqwest (0.x, one maintainer) fail."""
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,6 +13,13 @@ before the request was written (connection refused/unreachable, connect timeout,
 connection); a read timeout or a connection dropped after writing is ``unknown`` and never re-sent
 blindly. aiohttp itself never re-sends a POST (it retries a stale pooled connection for idempotent
 methods only).
+
+Two transports sit behind one interface, chosen by the ``provider_http_client`` setting
+(``FLOWGATE_PROVIDER_HTTP_CLIENT``): :class:`AiohttpProviderHttp` here, and ``pyreqwest`` (Rust, async;
+``backend/providers/http_reqwest.py``), which did the same requests for about half the CPU, and a sixth
+of the event loop's, in ``bench/http_transport.py``. pyreqwest is a 0.x project with one maintainer, so aiohttp stays one setting
+away: both answer the same :class:`HttpResponse` and fail with errors that :func:`network_outcome` maps to
+the same outcomes (tests/backend/providers/test_http.py runs the same failures against both).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import base64
 import email.utils
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -29,6 +37,7 @@ from urllib.parse import urlencode
 import aiohttp
 import msgspec
 
+from backend.config import ProviderHttpClient, get_settings
 from backend.providers.base import SendOutcome
 
 USER_AGENT: Final = "Flowgate"
@@ -38,7 +47,20 @@ KEEPALIVE_SECONDS: Final = 30.0
 JSON_TYPE: Final = "application/json"
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
-NETWORK_ERRORS: Final = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+class RequestFailed(Exception):
+    """No complete answer came, already classified by the transport that knows its own errors.
+
+    A transport whose exception types do not say whether the request was written (pyreqwest names a read
+    timeout after writing a ``ConnectTimeoutError``) decides the outcome where the facts are, and raises
+    this instead; the message keeps the native error's name and causes for the message's error text."""
+
+    def __init__(self, outcome: SendOutcome, message: str) -> None:
+        super().__init__(message)
+        self.outcome: SendOutcome = outcome
+
+
+NETWORK_ERRORS: Final = (aiohttp.ClientError, OSError, asyncio.TimeoutError, RequestFailed)
 """What :meth:`ProviderHttp.post` can raise instead of answering (feed it to :func:`network_outcome`)."""
 
 _encode_json = msgspec.json.Encoder().encode
@@ -60,7 +82,8 @@ class Timeouts:
     read: float | None = 15.0
     """Between two reads of the answer: a provider that took the request and went quiet."""
     pool: float | None = 10.0
-    """Waiting for a free pooled connection plus connecting (aiohttp counts both as ``connect``)."""
+    """Waiting for a free pooled connection plus connecting (aiohttp counts both as ``connect``); with
+    pyreqwest, waiting for one of ``max_connections`` request slots."""
 
 
 TIMEOUTS: Final = Timeouts()
@@ -108,27 +131,80 @@ def basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-class ProviderHttp:
-    """One per process: a keep-alive pool shared by every HTTP provider.
+class ProviderHttp(ABC):
+    """One per process: a keep-alive pool shared by every HTTP provider, over one of two transports.
 
-    The aiohttp session is created on the first request, inside the running event loop (a worker builds
-    its ``Providers`` before the loop that will use it may exist), and closed by :meth:`aclose`. Cookies
-    are never kept: one session serves every workspace's senders, and no provider API needs them.
+    This base owns what must not differ between transports: the body encoding, the headers, the closed
+    state. A subclass only moves bytes (:meth:`_send`) and closes its pool (:meth:`_close`), so switching
+    ``provider_http_client`` cannot change what a provider sends. The pool is created on the first
+    request, inside the running event loop (a worker builds its ``Providers`` before the loop that will
+    use it may exist), and closed by :meth:`aclose`. Cookies are never kept: one client serves every
+    workspace's senders, and no provider API needs them.
     """
 
+    name: str
+    """The ``provider_http_client`` value that selects this transport."""
+
     def __init__(self, *, timeout: TimeoutLike | None = None, max_connections: int = MAX_CONNECTIONS) -> None:
-        self._timeout = _client_timeout(timeout or TIMEOUTS)
+        self._timeouts: TimeoutLike = timeout or TIMEOUTS
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
     @property
     def is_closed(self) -> bool:
         return self._closed
 
-    def _open(self) -> aiohttp.ClientSession:
+    async def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """POST a JSON body (``json``) or a form (``data``); raises one of :data:`NETWORK_ERRORS` when no
+        complete answer came back. Redirects are not followed (a provider API never redirects a send)."""
         if self._closed:
             raise RuntimeError("the provider HTTP client is closed")
+        if json is not None:
+            body, content_type = _encode_json(json), JSON_TYPE
+        else:
+            body, content_type = urlencode(data or {}).encode(), FORM_TYPE
+        request_headers = {"Content-Type": content_type}
+        if headers:
+            request_headers.update(headers)
+        return await self._send(url, body, request_headers)
+
+    @abstractmethod
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
+        """POST ``body`` once, read the whole answer; never re-send what may have been written."""
+
+    @abstractmethod
+    async def _close(self) -> None:
+        """Close the pool (when one was opened)."""
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._close()
+
+    async def __aenter__(self) -> ProviderHttp:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class AiohttpProviderHttp(ProviderHttp):
+    """The aiohttp transport: the way back from pyreqwest (``FLOWGATE_PROVIDER_HTTP_CLIENT=aiohttp``)."""
+
+    name = "aiohttp"
+
+    def __init__(self, *, timeout: TimeoutLike | None = None, max_connections: int = MAX_CONNECTIONS) -> None:
+        super().__init__(timeout=timeout, max_connections=max_connections)
+        self._timeout = _client_timeout(self._timeouts)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=min(self._max_connections, MAX_CONNECTIONS_PER_HOST),
@@ -142,51 +218,44 @@ class ProviderHttp:
         )
         return self._session
 
-    async def post(
-        self,
-        url: str,
-        *,
-        json: Any = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> HttpResponse:
-        """POST a JSON body (``json``) or a form (``data``); raises one of :data:`NETWORK_ERRORS` when no
-        complete answer came back. Redirects are not followed (a provider API never redirects a send)."""
-        if json is not None:
-            body, content_type = _encode_json(json), JSON_TYPE
-        else:
-            body, content_type = urlencode(data or {}).encode(), FORM_TYPE
-        request_headers = {"Content-Type": content_type}
-        if headers:
-            request_headers.update(headers)
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> HttpResponse:
         session = self._session or self._open()
-        async with session.post(url, data=body, headers=request_headers, allow_redirects=False) as response:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
             content = await response.read()
             return HttpResponse(response.status, response.headers, content)
 
-    async def aclose(self) -> None:
-        self._closed = True
+    async def _close(self) -> None:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
 
-    async def __aenter__(self) -> ProviderHttp:
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+def make_http_client(
+    *,
+    timeout: TimeoutLike | None = None,
+    client: ProviderHttpClient | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+) -> ProviderHttp:
+    """The shared provider client (one per process, closed at shutdown) over the transport ``client``
+    names, by default the ``provider_http_client`` setting. ``timeout`` overrides the defaults (connect
+    5 s, read 15 s, pool 10 s); tests use short ones to see a hung provider."""
+    client = client or get_settings().provider_http_client
+    if client == "pyreqwest":
+        # Imported here so that the aiohttp setting works even where pyreqwest cannot be imported.
+        from backend.providers.http_reqwest import PyreqwestProviderHttp
 
-
-def make_http_client(*, timeout: TimeoutLike | None = None) -> ProviderHttp:
-    """The shared provider client (one per process, closed at shutdown). ``timeout`` overrides the
-    defaults (connect 5 s, read 15 s, pool 10 s); tests use short ones to see a hung provider."""
-    return ProviderHttp(timeout=timeout)
+        return PyreqwestProviderHttp(timeout=timeout, max_connections=max_connections)
+    if client == "aiohttp":
+        return AiohttpProviderHttp(timeout=timeout, max_connections=max_connections)
+    raise ValueError(f"unknown provider HTTP client {client!r}")
 
 
 def network_outcome(exc: BaseException) -> SendOutcome:
     """``retry`` when the request never left (connection refused or unreachable, connect or pool
     timeout), else ``unknown`` (read timeout, connection dropped after writing: the provider may have it).
     """
+    if isinstance(exc, RequestFailed):
+        return exc.outcome
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return "retry"
     if isinstance(exc, ConnectionRefusedError):

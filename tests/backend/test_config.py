@@ -34,6 +34,11 @@ def test_values_are_read_and_coerced():
     assert settings.base_public_url == "https://flowgate.example.com"
 
 
+def test_the_provider_http_client_is_pyreqwest_unless_switched_back():
+    assert load_settings({}).provider_http_client == "pyreqwest"
+    assert load_settings({"FLOWGATE_PROVIDER_HTTP_CLIENT": "aiohttp"}).provider_http_client == "aiohttp"
+
+
 def test_empty_variables_count_as_unset():
     assert load_settings({"FLOWGATE_REDIS_URL": "  "}).redis_url is None
 
@@ -49,6 +54,7 @@ def test_empty_variables_count_as_unset():
         ({"FLOWGATE_DB_POOL_SIZE": "many"}, "FLOWGATE_DB_POOL_SIZE: Expected `int`"),
         ({"FLOWGATE_LOG_LEVEL": "loud"}, "FLOWGATE_LOG_LEVEL"),
         ({"FLOWGATE_SECRET_KEY": "short"}, "FLOWGATE_SECRET_KEY"),
+        ({"FLOWGATE_PROVIDER_HTTP_CLIENT": "curl"}, "FLOWGATE_PROVIDER_HTTP_CLIENT"),
     ],
 )
 def test_bad_values_name_the_variable(env, message):

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from backend.config import ProviderHttpClient
 from backend.providers.base import Provider
 from backend.providers.http import ProviderHttp, Timeouts
 from backend.providers.registry import Providers, make_http_client
@@ -17,10 +18,16 @@ PUBLIC_URL = "https://flowgate.example.com"
 SENDER_ID = 7
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def http() -> AsyncIterator[ProviderHttp]:
+CLIENTS: tuple[ProviderHttpClient, ...] = ("pyreqwest", "aiohttp")
+"""Both transports of ``provider_http_client``: every provider test runs over each, so switching back to
+aiohttp is a tested path, not a hope."""
+
+
+@pytest_asyncio.fixture(loop_scope="session", params=CLIENTS)
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[ProviderHttp]:
     """The production client with a short read timeout, so a hung provider shows up in a second."""
-    async with make_http_client(timeout=Timeouts(connect=2.0, read=1.0, pool=2.0)) as client:
+    timeouts = Timeouts(connect=0.5, read=1.0, pool=2.0)
+    async with make_http_client(timeout=timeouts, client=request.param) as client:
         yield client
 
 
