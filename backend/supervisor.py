@@ -307,6 +307,10 @@ class Supervisor:
                 )
                 process.kill()
                 process.wait()
+            else:
+                # A burst worker has no signal handlers of its own and dies of the signal: expected.
+                if process.returncode not in (0, -signum):
+                    log.warning("worker pid %d stopped with code %s", process.pid, process.returncode)
         for slot in self.slots:
             self._close_pipe(slot)
             slot.process = None

@@ -110,6 +110,7 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_every_worker(start_worker
     assert workers.process.wait(45) == 0, workers.log.read_text()
     assert _gone(now), workers.log.read_text()
     assert "stopping 2 worker processes on SIGTERM" in workers.log.read_text()
+    assert "stopped with code" not in workers.log.read_text()  # each worker stopped cleanly
 
 
 def test_burst_workers_empty_the_queue_and_the_parent_exits_with_them(start_workers):
@@ -133,3 +134,16 @@ def test_one_process_runs_in_place_without_a_parent(start_workers):
     assert workers.children() == set()
     workers.process.send_signal(signal.SIGTERM)
     assert workers.process.wait(30) == 0, workers.log.read_text()
+
+
+def test_ctrl_c_reaches_every_worker_through_the_parent(start_workers):
+    workers = start_workers("--processes", "2")
+    workers.wait_ready()
+    children = workers.children()
+    assert len(children) == 2
+
+    workers.process.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends the parent alone
+    assert workers.process.wait(45) == 0, workers.log.read_text()
+    assert _gone(children), workers.log.read_text()
+    assert "stopping 2 worker processes on SIGINT" in workers.log.read_text()
+    assert "stopped with code" not in workers.log.read_text()
