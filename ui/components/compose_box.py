@@ -18,7 +18,7 @@ from nicegui import ui
 
 from ui.backend import ApiError, BackendUnreachable, NamedRef, SenderRef
 from ui.clients import audience as client
-from ui.components.audience_parts import failed, field_errors_into
+from ui.components.audience_parts import field_errors_into
 from ui.components.audience_rules import (
     CHANNEL_LABEL,
     KIND_HINT,
@@ -28,6 +28,7 @@ from ui.components.audience_rules import (
     compose_warnings,
 )
 from ui.components.dialogs import transient_dialog
+from ui.components.page_states import action_failed
 from ui.session import Session
 
 TEXT_MAX = 4096
@@ -221,10 +222,10 @@ class ComposeBox:
             message = await client.send_message(self.session.token, body)
         except ApiError as exc:
             if exc.status == 401 or not field_errors_into(self.inputs, exc):
-                failed(exc, "Not sent", here=self.here)
+                action_failed(exc, "Not sent", here=self.here)
             return
         except BackendUnreachable as exc:
-            failed(exc, "Not sent", here=self.here)
+            action_failed(exc, "Not sent", here=self.here)
             return
         finally:
             self.send_button.enable()

@@ -16,7 +16,6 @@ from nicegui import ui
 
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import audience as client
-from ui.components.audience_parts import failed
 from ui.components.audience_rules import (
     CHANNEL_LABEL,
     KINDS,
@@ -26,6 +25,7 @@ from ui.components.audience_rules import (
     message_time,
     status_text,
 )
+from ui.components.page_states import action_failed
 from ui.components.times import parse_timestamp, relative_time
 from ui.session import Session
 
@@ -74,7 +74,7 @@ class Conversation:
                 self.session.token, self.contact["id"], cursor=self.next_cursor, limit=PAGE_SIZE
             )
         except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "Earlier messages could not be loaded", here=self.here)
+            action_failed(exc, "Earlier messages could not be loaded", here=self.here)
             return
         self.messages.update({message["id"]: message for message in page["items"]})
         self.next_cursor = page["next_cursor"]

@@ -16,7 +16,8 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import senders as senders_api
 from ui.clients.senders import SenderInfo
-from ui.components.sender_parts import CARD, copy_field, notify_failure
+from ui.components.page_states import action_failed
+from ui.components.sender_parts import CARD, copy_field
 from ui.components.sender_rules import PROVIDERS, WEBHOOK_STEPS, new_verify_token, viber_set_webhook_command
 from ui.session import Session
 
@@ -118,7 +119,7 @@ class ConnectCard:
                 self.session.token, self.sender["id"], {"config": {"verify_token": token}}
             )
         except (ApiError, BackendUnreachable) as exc:
-            notify_failure(exc, "No new verify token was saved", f"/senders/{self.sender['id']}")
+            action_failed(exc, "No new verify token was saved", here=f"/senders/{self.sender['id']}")
             return
         self.sender = saved
         self.fresh_token = token

@@ -1,5 +1,5 @@
-"""Pieces the sender pages share: cards, the admins-only state, a copyable field, one way of turning an
-API failure into what a person sees (401 goes back to the login), and the delete confirmation."""
+"""Pieces the sender pages share: cards, the admins-only state, a copyable field and the delete
+confirmation (empty, failed and signed-out states are :mod:`ui.components.page_states`)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,10 @@ from ui.backend import ApiError, BackendUnreachable
 from ui.clients import senders as senders_api
 from ui.clients.senders import SenderInfo
 from ui.components.dialogs import transient_dialog
-from ui.session import Session, forget, login_url
+from ui.components.page_states import action_failed, empty_card
+from ui.session import Session
 
 CARD = "w-full p-6 gap-4 shadow-sm rounded-xl"
-DASHED = (
-    "w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 rounded-xl bg-white"
-)
-
-
-def empty_card(icon: str, title: str, text: str, marker: str = "empty-state") -> ui.card:
-    with ui.card().classes(DASHED).mark(marker) as card:
-        ui.icon(icon, size="2.5rem").classes("text-slate-400")
-        ui.label(title).classes("text-lg font-medium text-slate-800")
-        ui.label(text).classes("text-sm text-slate-500 text-center max-w-md")
-    return card
 
 
 def admins_only() -> None:
@@ -37,44 +27,6 @@ def section_title(title: str, text: str = "") -> None:
         ui.label(title).classes("text-xs font-semibold uppercase tracking-wide text-slate-500")
         if text:
             ui.label(text).classes("text-sm text-slate-600")
-
-
-def failure_text(exc: ApiError | BackendUnreachable, what: str) -> str:
-    if isinstance(exc, BackendUnreachable):
-        return f"Flowgate's API at {exc.url} is not answering; {what} could not be loaded."
-    return f"{what[:1].upper()}{what[1:]} could not be loaded: {exc.detail}"
-
-
-def handle_failure(
-    exc: ApiError | BackendUnreachable,
-    here: str,
-    what: str,
-    retry: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """401: sign in again, then come back; anything else: a card saying what failed, with Retry."""
-    if isinstance(exc, ApiError) and exc.status == 401:
-        forget()
-        ui.navigate.to(login_url(here))
-        return
-    with (
-        ui.card().classes("w-full p-5 shadow-sm rounded-xl").mark("problem-card"),
-        ui.row().classes("w-full items-center gap-3 no-wrap"),
-    ):
-        ui.icon("cloud_off").classes("text-amber-600 text-2xl")
-        ui.label(failure_text(exc, what)).classes("text-slate-700 flex-1").mark("inline-problem")
-        if retry is not None:
-            ui.button("Retry", icon="refresh", on_click=retry).props("outline no-caps").mark("retry")
-
-
-def notify_failure(exc: ApiError | BackendUnreachable, what: str, here: str) -> None:
-    """A failed action: a toast with the API's sentence; a dead session goes to the login."""
-    if isinstance(exc, BackendUnreachable):
-        ui.notify(f"{what}: Flowgate's API at {exc.url} is not answering.", type="negative")
-    elif exc.status == 401:
-        forget()
-        ui.navigate.to(login_url(here))
-    else:
-        ui.notify(f"{what}: {exc.detail}", type="negative", multi_line=True)
 
 
 def copy_field(label: str, value: str, marker: str, *, multiline: bool = False) -> ui.input:
@@ -121,7 +73,7 @@ def confirm_delete(
                     await senders_api.delete_sender(session.token, sender["id"])
                 except ApiError as exc:
                     if exc.status == 401:
-                        notify_failure(exc, "The sender was not deleted", here)
+                        action_failed(exc, "The sender was not deleted", here=here)
                         dialog.close()
                         return
                     refusal.set_text(exc.detail[:1].upper() + exc.detail[1:])

@@ -1,5 +1,6 @@
 """What the settings pages share: their tabs, the admins-only card, secrets shown once with a copy button,
-problems with a Retry, and the API's validator phrases said in words.
+and the API's validator phrases said in words (empty, failed and signed-out states are
+:mod:`ui.components.page_states`).
 
 The settings live on several pages (``/settings``, ``/settings/users``, …) rather than tabs of one page:
 each loads only its own data, has an address to share, and the browser's back button works between them.
@@ -8,17 +9,18 @@ each loads only its own data, has an address to share, and the browser's back bu
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nicegui import ui
 
-from ui.backend import ApiError, BackendUnreachable
+from ui.backend import ApiError
 from ui.components.dialogs import transient_dialog
 from ui.components.field_errors import in_words as validator_words
+from ui.components.page_states import Tab, section_tabs
 from ui.layout import page_heading
-from ui.session import Session, forget, login_url
+from ui.session import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +97,15 @@ def settings_heading(session: Session, current: str) -> None:
         "The workspace's rules, its people and keys, the webhooks that receive consent events, and who "
         "changed what.",
     )
-    with (
-        ui.row()
-        .classes("w-full gap-1 border-b border-slate-200 -mt-2 no-wrap overflow-x-auto")
-        .mark("settings-tabs")
-    ):
-        for section in SECTIONS:
-            if not session.allows(section.least_role):
-                continue
-            active = section.path == current
-            look = (
-                "border-primary text-primary font-medium"
-                if active
-                else "border-transparent text-slate-600 hover:text-slate-900"
-            )
-            with (
-                ui.link(target=section.path)
-                .classes(f"flex items-center gap-1.5 px-3 py-2 -mb-px border-b-2 no-underline text-sm {look}")
-                .mark(section.marker, *(["tab-active"] if active else []))
-            ):
-                ui.icon(section.icon, size="1.1rem")
-                ui.label(section.label).classes("whitespace-nowrap")
+    section_tabs(
+        [
+            Tab(section.path, section.label, section.icon, section.marker)
+            for section in SECTIONS
+            if session.allows(section.least_role)
+        ],
+        current,
+        marker="settings-tabs",
+    )
 
 
 def admins_only(what: str) -> None:
@@ -134,62 +124,12 @@ def admins_only(what: str) -> None:
         )
 
 
-def empty_card(icon: str, title: str, text: str, marker: str = "empty-state") -> ui.card:
-    with (
-        ui.card()
-        .classes(
-            "w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 rounded-xl bg-white"
-        )
-        .mark(marker) as card
-    ):
-        ui.icon(icon, size="2.5rem").classes("text-slate-400")
-        ui.label(title).classes("text-lg font-medium text-slate-800")
-        ui.label(text).classes("text-sm text-slate-500 text-center max-w-md")
-    return card
-
-
 def page_dialog() -> ui.dialog:
     """A :func:`transient_dialog` that belongs to the page rather than to the row or button that opened
     it: a dialog whose action redraws the list (revoke, remove, delete) would otherwise be deleted with
     the old row while its handler still runs."""
     with ui.context.client.content:
         return transient_dialog()
-
-
-def to_login(path: str) -> None:
-    """The session ended (expired, revoked, or the user was removed): sign in again, then come back."""
-    forget()
-    ui.navigate.to(login_url(path))
-
-
-def problem_card(
-    exc: ApiError | BackendUnreachable, what: str, retry: Callable[[], Awaitable[None]] | None
-) -> None:
-    """Why ``what`` could not be loaded, inline, with a Retry button."""
-    if isinstance(exc, BackendUnreachable):
-        text = f"Flowgate's API at {exc.url} is not answering; {what} could not be loaded."
-    else:
-        text = f"{what[0].upper()}{what[1:]} could not be loaded: {exc.detail}"
-    with (
-        ui.card().classes("w-full p-6 shadow-sm rounded-xl"),
-        ui.row().classes("w-full items-center gap-3 no-wrap"),
-    ):
-        ui.icon("cloud_off" if isinstance(exc, BackendUnreachable) else "error_outline").classes(
-            "text-amber-600 text-2xl"
-        )
-        ui.label(text).classes("text-slate-700 flex-1").mark("inline-problem")
-        if retry is not None:
-            ui.button("Retry", icon="refresh", on_click=retry).props("flat no-caps").mark("retry")
-
-
-def action_failed(exc: ApiError | BackendUnreachable, what: str, path: str) -> None:
-    """Tell the person why an action did not happen; a dead session goes to the login instead."""
-    if isinstance(exc, BackendUnreachable):
-        ui.notify(f"{what}: Flowgate's API at {exc.url} is not answering.", type="negative")
-    elif exc.status == 401:
-        to_login(path)
-    else:
-        ui.notify(f"{what}: {detail_in_words(exc.detail)}", type="negative", multi_line=True)
 
 
 def copy_field(label: str, value: str, marker: str, *, secret: bool = False) -> ui.input:

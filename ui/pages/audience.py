@@ -8,7 +8,6 @@ its cursor. :func:`register` also registers the other audience pages (contact, g
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,25 +15,30 @@ from nicegui import ui
 
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import audience as client
-from ui.components.audience_parts import (
-    CARD,
-    HEADER_ROW,
-    audience_tabs,
-    empty_card,
-    failed,
-    field_errors_into,
-    opt_out_chips,
-    problem_card,
-)
+from ui.components.audience_parts import audience_tabs, field_errors_into, opt_out_chips
 from ui.components.dialogs import transient_dialog
+from ui.components.page_states import action_failed, empty_card, problem_card
+from ui.components.paged_list import (
+    PAGE_SIZE,
+    ROW,
+    PagedList,
+    count_and_more,
+    filter_select,
+    rows_card,
+    search_box,
+)
 from ui.components.times import plural, relative_now
 from ui.layout import page_heading, shell_page
 from ui.pages import audience_contact, audience_groups, audience_import
 from ui.session import Session
 
 PATH = "/audience"
-PAGE_SIZE = 50
-SEARCH_DELAY_S = 0.3
+COLUMNS = (
+    ("Contact", "flex-1 min-w-0"),
+    ("Tags", "w-48 max-md:hidden"),
+    ("Opted out on", "w-56"),
+    ("Changed", "w-24 max-sm:hidden"),
+)
 DESCRIPTION = (
     "The people Flowgate messages: their addresses, attributes and groups, and where they opted out of "
     "marketing."
@@ -74,33 +78,28 @@ async def contacts_body(session: Session) -> None:
 class ContactsPage:
     session: Session
     tag: str | None = None
-    query: str = ""
-    group_id: int | None = None
     groups: dict[int, str] = field(default_factory=dict)
-    contacts: list[dict[str, Any]] = field(default_factory=list)
-    next_cursor: str | None = None
-    generation: int = 0
-    loading_more: bool = False
+    listing: PagedList = field(init=False)
     body: ui.column = field(init=False)
     tag_row: ui.row = field(init=False)
 
-    @property
-    def filtered(self) -> bool:
-        return bool(self.query or self.tag or self.group_id)
+    def __post_init__(self) -> None:
+        self.listing = PagedList(
+            self._fetch, drawn=self.render, failed=self._failed, filters={"tag": self.tag}
+        )
 
     def build(self) -> None:
+        listing = self.listing
         with ui.row().classes("w-full items-center gap-3"):
-            search = (
-                ui.input(placeholder="Search name, phone or email", on_change=lambda e: self.search(e.value))
-                .props("outlined dense clearable")
-                .classes("w-64 max-sm:w-full bg-white")
-                .mark("contact-search")
+            search_box(
+                "Search name, phone or email",
+                lambda value: listing.search("q", value),
+                marker="contact-search",
+                width="w-64",
             )
-            with search.add_slot("prepend"):
-                ui.icon("search", size="1.25rem").classes("text-slate-400")
-            ui.select(
-                self.groups, label="Group", clearable=True, on_change=lambda e: self.pick_group(e.value)
-            ).props("outlined dense options-dense").classes("w-40 bg-white").mark("filter-group")
+            filter_select(
+                self.groups, "Group", lambda v: listing.set_filter("group_id", v), marker="filter-group"
+            )
             self.tag_row = ui.row().classes("items-center gap-2")
             ui.space()
             ui.button("Export CSV", icon="download", on_click=self.export).props(
@@ -118,83 +117,42 @@ class ContactsPage:
 
     def draw_tag_filter(self) -> None:
         self.tag_row.clear()
-        if not self.tag:
+        tag = self.listing.filters.get("tag")
+        if not tag:
             return
         with self.tag_row:
             ui.chip(
-                f"Tag: {self.tag}", icon="sell", removable=True, on_value_change=lambda: self.pick_tag(None)
+                f"Tag: {tag}", icon="sell", removable=True, on_value_change=lambda: self.pick_tag(None)
             ).props("color=indigo-1 text-color=indigo-9 dense").mark("tag-filter")
 
     # --- loading ------------------------------------------------------------------------------------
 
-    async def search(self, value: str | None) -> None:
-        self.query = (value or "").strip()
-        self.generation += 1
-        generation = self.generation
-        await asyncio.sleep(SEARCH_DELAY_S)
-        if generation == self.generation:
-            await self.reload()
-
-    async def pick_group(self, group_id: int | None) -> None:
-        self.group_id = group_id
-        await self.reload()
+    async def reload(self) -> None:
+        await self.listing.reload()
 
     async def pick_tag(self, tag: str | None) -> None:
-        self.tag = tag
+        self.listing.filters["tag"] = tag
         self.draw_tag_filter()
-        await self.reload()
+        await self.listing.reload()
 
-    def _filters(self) -> dict[str, Any]:
-        return {"q": self.query or None, "tag": self.tag, "group_id": self.group_id}
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await client.list_contacts(
+            self.session.token, include=["opt_outs"], cursor=cursor, limit=PAGE_SIZE, **filters
+        )
 
-    async def reload(self) -> None:
-        self.generation += 1
-        generation = self.generation
-        try:
-            page = await client.list_contacts(
-                self.session.token, include=["opt_outs"], limit=PAGE_SIZE, **self._filters()
-            )
-        except (ApiError, BackendUnreachable) as exc:
-            if generation == self.generation:
-                self.body.clear()
-                with self.body:
-                    problem_card(exc, "the contacts", self.reload, here=PATH)
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More contacts could not be loaded", here=PATH)
             return
-        if generation != self.generation:
-            return
-        self.contacts = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
-
-    async def load_more(self) -> None:
-        if self.loading_more:
-            return
-        generation = self.generation
-        self.loading_more = True
-        try:
-            page = await client.list_contacts(
-                self.session.token,
-                include=["opt_outs"],
-                cursor=self.next_cursor,
-                limit=PAGE_SIZE,
-                **self._filters(),
-            )
-        except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "More contacts could not be loaded", here=PATH)
-            return
-        finally:
-            self.loading_more = False
-        if generation != self.generation:
-            return
-        self.contacts.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        self.body.clear()
+        with self.body:
+            problem_card(exc, "the contacts", self.reload, here=PATH)
 
     async def export(self) -> None:
         try:
-            data = await client.export_contacts(self.session.token, **self._filters())
+            data = await client.export_contacts(self.session.token, **self.listing.active_filters)
         except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "Not exported", here=PATH)
+            action_failed(exc, "Not exported", here=PATH)
             return
         ui.download.content(data, "contacts.csv", "text/csv")
 
@@ -202,34 +160,20 @@ class ContactsPage:
 
     def render(self) -> None:
         self.body.clear()
+        contacts: list[dict[str, Any]] = self.listing.items
         with self.body:
-            if not self.contacts:
+            if not contacts:
                 self._empty()
                 return
-            with ui.card().classes(CARD).mark("contact-list"):
-                with ui.row().classes(HEADER_ROW):
-                    ui.label("Contact").classes("flex-1 min-w-0")
-                    ui.label("Tags").classes("w-48 max-md:hidden")
-                    ui.label("Opted out on").classes("w-56")
-                    ui.label("Changed").classes("w-24 max-sm:hidden")
-                with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
-                    for contact in self.contacts:
-                        self._row(contact)
-            with ui.row().classes("w-full items-center px-1"):
-                ui.label(self._count_text()).classes("text-sm text-slate-500").mark("contact-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props(
-                        "flat no-caps"
-                    ).mark("load-more")
-
-    def _count_text(self) -> str:
-        shown = plural(len(self.contacts), "contact")
-        text = f"{shown} matching" if self.filtered else f"{shown}, in the order they were added"
-        return text + ("; more to load" if self.next_cursor else "")
+            with rows_card("contact-list", COLUMNS):
+                for contact in contacts:
+                    self._row(contact)
+            shown = plural(len(contacts), "contact")
+            text = f"{shown} matching" if self.listing.filtered else f"{shown}, in the order they were added"
+            count_and_more(text, self.listing, marker="contact-count")
 
     def _empty(self) -> None:
-        if self.filtered:
+        if self.listing.filtered:
             empty_card("search_off", "No contacts match", "Change the search or clear a filter to see more.")
             return
         text = (
@@ -242,11 +186,7 @@ class ContactsPage:
     def _row(self, contact: dict[str, Any]) -> None:
         url = f"/audience/contacts/{contact['id']}"
         addresses = " · ".join(part for part in (contact["phone"], contact["email"]) if part)
-        with (
-            ui.row()
-            .classes("w-full items-center no-wrap gap-4 px-5 py-3 hover:bg-slate-50")
-            .mark("contact-row", f"contact-{contact['id']}")
-        ):
+        with ui.row().classes(ROW).mark("contact-row", f"contact-{contact['id']}"):
             with ui.column().classes("flex-1 min-w-0 gap-0.5"):
                 ui.link(contact["name"] or addresses, url).classes(
                     "block truncate font-medium text-slate-900 no-underline hover:text-primary"
@@ -329,7 +269,7 @@ class NewContactDialog:
             created = await client.create_contact(self.session.token, payload)
         except ApiError as exc:
             if exc.status == 401:
-                failed(exc, "Not created", here=PATH)
+                action_failed(exc, "Not created", here=PATH)
             elif not field_errors_into(self.inputs, exc):
                 self.error.text = f"Not created: {exc.detail}"
                 self.error.visible = True

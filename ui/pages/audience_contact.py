@@ -17,7 +17,7 @@ from nicegui import ui
 
 from ui.backend import ApiError, BackendUnreachable, NamedRef, SenderRef, api
 from ui.clients import audience as client
-from ui.components.audience_parts import failed, field_errors_into, problem_card, section
+from ui.components.audience_parts import field_errors_into, section
 from ui.components.audience_rules import (
     CHANNEL_LABEL,
     CHANNELS,
@@ -35,6 +35,7 @@ from ui.components.audience_rules import (
 from ui.components.compose_box import ComposeBox
 from ui.components.conversation import Conversation
 from ui.components.dialogs import transient_dialog
+from ui.components.page_states import action_failed, problem_card
 from ui.components.times import relative_now
 from ui.layout import page_heading, shell_page
 from ui.session import Session
@@ -315,10 +316,10 @@ class ContactPage:
             await client.delete_contact(self.session.token, self.contact["id"])
         except ApiError as exc:
             if exc.status != 404:
-                failed(exc, "Not deleted", here=self.here)
+                action_failed(exc, "Not deleted", here=self.here)
                 return
         except BackendUnreachable as exc:
-            failed(exc, "Not deleted", here=self.here)
+            action_failed(exc, "Not deleted", here=self.here)
             return
         ui.notify("Contact deleted.", type="positive")
         ui.navigate.to("/audience")
@@ -509,7 +510,7 @@ class EditContactDialog:
             await client.update_contact(self.session.token, self.contact["id"], changes)
         except ApiError as exc:
             if exc.status == 401:
-                failed(exc, "Not saved", here=f"/audience/contacts/{self.contact['id']}")
+                action_failed(exc, "Not saved", here=f"/audience/contacts/{self.contact['id']}")
                 return
             attribute_problem = next(
                 (m for f, m in exc.field_errors.items() if f.startswith("attributes")), None

@@ -18,24 +18,34 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable, api
 from ui.clients import audience as client
 from ui.components.audience_parts import (
-    CARD,
-    HEADER_ROW,
     audience_tabs,
-    empty_card,
-    failed,
     field_errors_into,
     opt_out_chips,
-    problem_card,
     section,
 )
 from ui.components.audience_rules import CHANNEL_LABEL, CHANNELS, reach_sentence
 from ui.components.dialogs import transient_dialog
+from ui.components.page_states import action_failed, empty_card, problem_card
+from ui.components.paged_list import (
+    PAGE_SIZE,
+    ROW,
+    ROW_LINK,
+    PagedList,
+    count_and_more,
+    rows_card,
+    search_box,
+)
 from ui.components.times import plural
 from ui.layout import page_heading, shell_page
 from ui.session import Session
 
 PATH = "/audience/groups"
-PAGE_SIZE = 50
+COLUMNS = (
+    ("Group", "flex-1 min-w-0"),
+    ("Members", "w-24 text-right"),
+    ("Opt-out filter", "w-44 max-sm:hidden"),
+    ("", "w-8"),
+)
 MEMBER_PAGE = 50
 SEARCH_DELAY_S = 0.3
 FOUND_MOST = 8
@@ -67,22 +77,20 @@ async def groups_body(session: Session) -> None:
 @dataclass
 class GroupsPage:
     session: Session
-    query: str = ""
-    groups: list[dict[str, Any]] = field(default_factory=list)
-    next_cursor: str | None = None
-    generation: int = 0
+    listing: PagedList = field(init=False)
     body: ui.column = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
 
     def build(self) -> None:
         with ui.row().classes("w-full items-center gap-3"):
-            search = (
-                ui.input(placeholder="Search by name", on_change=lambda e: self.search(e.value))
-                .props("outlined dense clearable")
-                .classes("w-72 max-sm:w-full bg-white")
-                .mark("group-search")
+            search_box(
+                "Search by name",
+                lambda value: self.listing.search("name", value),
+                marker="group-search",
+                width="w-72",
             )
-            with search.add_slot("prepend"):
-                ui.icon("search", size="1.25rem").classes("text-slate-400")
             ui.space()
             if self.session.allows("marketer"):
                 ui.button("New group", icon="add", on_click=self.new_group).props("unelevated no-caps").mark(
@@ -90,52 +98,28 @@ class GroupsPage:
                 )
         self.body = ui.column().classes("w-full gap-3")
 
-    async def search(self, value: str | None) -> None:
-        self.query = (value or "").strip()
-        self.generation += 1
-        generation = self.generation
-        await asyncio.sleep(SEARCH_DELAY_S)
-        if generation == self.generation:
-            await self.reload()
-
     async def reload(self) -> None:
-        self.generation += 1
-        generation = self.generation
-        try:
-            page = await client.list_groups(self.session.token, name=self.query or None, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            if generation == self.generation:
-                self.body.clear()
-                with self.body:
-                    problem_card(exc, "the groups", self.reload, here=PATH)
-            return
-        if generation != self.generation:
-            return
-        self.groups = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        await self.listing.reload()
 
-    async def load_more(self) -> None:
-        generation = self.generation
-        try:
-            page = await client.list_groups(
-                self.session.token, name=self.query or None, cursor=self.next_cursor, limit=PAGE_SIZE
-            )
-        except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "More groups could not be loaded", here=PATH)
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await client.list_groups(self.session.token, cursor=cursor, limit=PAGE_SIZE, **filters)
+
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More groups could not be loaded", here=PATH)
             return
-        if generation != self.generation:
-            return
-        self.groups.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        self.body.clear()
+        with self.body:
+            problem_card(exc, "the groups", self.reload, here=PATH)
 
     def render(self) -> None:
         self.body.clear()
+        groups: list[dict[str, Any]] = self.listing.items
         with self.body:
-            if not self.groups:
-                if self.query:
-                    empty_card("search_off", "No groups match", f"No group name contains “{self.query}”.")
+            if not groups:
+                query = self.listing.filters.get("name")
+                if query:
+                    empty_card("search_off", "No groups match", f"No group name contains “{query}”.")
                 else:
                     empty_card(
                         "group_work",
@@ -143,33 +127,15 @@ class GroupsPage:
                         "A group is a list of contacts a campaign sends to. Create one, then add contacts.",
                     )
                 return
-            with ui.card().classes(CARD).mark("group-list"):
-                with ui.row().classes(HEADER_ROW):
-                    ui.label("Group").classes("flex-1 min-w-0")
-                    ui.label("Members").classes("w-24 text-right")
-                    ui.label("Opt-out filter").classes("w-44 max-sm:hidden")
-                    ui.element("div").classes("w-8")
-                with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
-                    for group in self.groups:
-                        self._row(group)
-            with ui.row().classes("w-full items-center px-1"):
-                ui.label(
-                    plural(len(self.groups), "group") + ("; more to load" if self.next_cursor else "")
-                ).classes("text-sm text-slate-500").mark("group-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props("flat no-caps")
+            with rows_card("group-list", COLUMNS):
+                for group in groups:
+                    self._row(group)
+            count_and_more(plural(len(groups), "group"), self.listing, marker="group-count")
 
     def _row(self, group: dict[str, Any]) -> None:
-        with (
-            ui.row()
-            .classes("w-full items-center no-wrap gap-4 px-5 py-3 hover:bg-slate-50")
-            .mark("group-row", f"group-{group['id']}")
-        ):
+        with ui.row().classes(ROW).mark("group-row", f"group-{group['id']}"):
             with ui.column().classes("flex-1 min-w-0 gap-0.5"):
-                ui.link(group["name"], f"{PATH}/{group['id']}").classes(
-                    "block truncate font-medium text-slate-900 no-underline hover:text-primary"
-                ).mark("group-link")
+                ui.link(group["name"], f"{PATH}/{group['id']}").classes(ROW_LINK).mark("group-link")
                 if group["description"]:
                     ui.label(group["description"]).classes("text-xs text-slate-500 truncate")
             ui.label(f"{group['member_count']:,}").classes(
@@ -285,7 +251,7 @@ class GroupDialog:
                 )
         except ApiError as exc:
             if exc.status == 401:
-                failed(exc, "Not saved", here=PATH)
+                action_failed(exc, "Not saved", here=PATH)
             elif exc.status == 409 and "name" in exc.detail:
                 self.inputs["name"].error = exc.detail.removeprefix("name: ").capitalize()
             elif not field_errors_into(self.inputs, exc):
@@ -322,10 +288,10 @@ async def delete_group(session: Session, group: dict[str, Any]) -> bool:
         await client.delete_group(session.token, group["id"])
     except ApiError as exc:
         if exc.status != 404:
-            failed(exc, "Not deleted", here=PATH)
+            action_failed(exc, "Not deleted", here=PATH)
             return False
     except BackendUnreachable as exc:
-        failed(exc, "Not deleted", here=PATH)
+        action_failed(exc, "Not deleted", here=PATH)
         return False
     ui.notify(f"Deleted “{group['name']}”.", type="positive")
     return True
@@ -513,7 +479,7 @@ class GroupPage:
         try:
             page = await client.list_contacts(self.session.token, q=text, limit=FOUND_MOST)
         except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "The search did not work", here=self.here)
+            action_failed(exc, "The search did not work", here=self.here)
             return
         if generation != self.find_generation:
             return
@@ -535,7 +501,7 @@ class GroupPage:
         try:
             result = await client.add_members(self.session.token, self.group["id"], [contact["id"]])
         except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "Not added", here=self.here)
+            action_failed(exc, "Not added", here=self.here)
             return
         self.group["member_count"] = result["member_count"]
         ui.notify(f"Added {contact['name'] or contact['phone'] or contact['email']}.", type="positive")
@@ -546,7 +512,7 @@ class GroupPage:
         try:
             result = await client.remove_members(self.session.token, self.group["id"], [contact["id"]])
         except (ApiError, BackendUnreachable) as exc:
-            failed(exc, "Not removed", here=self.here)
+            action_failed(exc, "Not removed", here=self.here)
             return
         self.group["member_count"] = result["member_count"]
         ui.notify(f"Removed {contact['name'] or contact['phone'] or contact['email']} from the group.")

@@ -16,7 +16,7 @@ from nicegui import events, ui
 
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import audience as client
-from ui.components.audience_parts import CARD, HEADER_ROW, audience_tabs, failed, problem_card, section
+from ui.components.audience_parts import audience_tabs, section
 from ui.components.csv_columns import (
     ATTRIBUTE,
     MEANINGS,
@@ -29,6 +29,8 @@ from ui.components.csv_columns import (
     read_preview,
     source_of,
 )
+from ui.components.page_states import action_failed, problem_card
+from ui.components.paged_list import CARD, HEADER_ROW
 from ui.components.times import relative_now
 from ui.layout import page_heading, shell_page
 from ui.session import Session
@@ -259,13 +261,13 @@ class ImportForm:
             )
         except ApiError as exc:
             if exc.status == 401:
-                failed(exc, "Not imported", here=PATH)
+                action_failed(exc, "Not imported", here=PATH)
                 return
             self.file_level_error.text = f"Not imported: {exc.detail}"
             self.file_level_error.visible = True
             return
         except BackendUnreachable as exc:
-            failed(exc, "Not imported", here=PATH)
+            action_failed(exc, "Not imported", here=PATH)
             return
         finally:
             self.start_button.enable()
@@ -410,7 +412,9 @@ class ProgressPage:
         except (ApiError, BackendUnreachable) as exc:
             self.misses += 1
             if isinstance(exc, ApiError) and exc.status == 401:
-                failed(exc, "The import could not be followed", here=f"/audience/imports/{self.item['id']}")
+                action_failed(
+                    exc, "The import could not be followed", here=f"/audience/imports/{self.item['id']}"
+                )
                 self.timer.deactivate()
             elif self.misses == 5:
                 self.phase.text = "Flowgate's API is not answering; still trying…"

@@ -17,13 +17,29 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable, CampaignInfo, SenderRef, api
 from ui.components.campaign_actions import action_buttons
 from ui.components.campaign_rules import STATUS_LABEL, STATUS_STYLE, short_time, status_label
+from ui.components.page_states import action_failed, empty_card, problem_card
+from ui.components.paged_list import (
+    PAGE_SIZE,
+    ROW,
+    ROW_LINK,
+    PagedList,
+    count_and_more,
+    filter_select,
+    rows_card,
+    search_box,
+)
 from ui.components.times import plural
 from ui.layout import page_heading, shell_page
-from ui.session import Session, forget, login_url
+from ui.session import Session
 
 PATH = "/campaigns"
-PAGE_SIZE = 50
-SEARCH_DELAY_S = 0.3
+COLUMNS = (
+    ("Campaign", "flex-1 min-w-0"),
+    ("Status", "w-24"),
+    ("Period and plan", "w-56 max-lg:hidden"),
+    ("Sent", "w-16 text-right"),
+    ("", "w-8"),
+)
 
 
 def register() -> None:
@@ -35,28 +51,36 @@ async def campaigns_list_body(session: Session) -> None:
         "Campaigns",
         "Send a published flow to a group on a schedule, then suspend, resume and watch it live.",
     )
-    page = CampaignsPage(session)
-    try:
-        await page.load_pickers()
-    except (ApiError, BackendUnreachable) as exc:
-        page.show_failure(exc)
-        return
-    page.build()
-    await page.reload()
+    page = CampaignsPage(session, ui.column().classes("w-full gap-4"))
+    await page.start()
 
 
 @dataclass
 class CampaignsPage:
     session: Session
+    root: ui.column
     flows: dict[int, str] = field(default_factory=dict)
     groups: dict[int, str] = field(default_factory=dict)
     senders: dict[int, SenderRef] = field(default_factory=dict)
-    filters: dict[str, Any] = field(default_factory=dict)
-    campaigns: list[CampaignInfo] = field(default_factory=list)
-    next_cursor: str | None = None
-    generation: int = 0
+    listing: PagedList = field(init=False)
     body: ui.column = field(init=False)
     sent_labels: dict[int, ui.label] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+
+    async def start(self) -> None:
+        """What the filters and rows name (flows, groups, senders), then the first page; Retry on failure."""
+        self.root.clear()
+        try:
+            await self.load_pickers()
+        except (ApiError, BackendUnreachable) as exc:
+            with self.root:
+                problem_card(exc, "the campaigns", self.start, here=PATH)
+            return
+        with self.root:
+            self.build()
+        await self.listing.reload()
 
     async def load_pickers(self) -> None:
         token = self.session.token
@@ -68,18 +92,20 @@ class CampaignsPage:
         self.senders = {sender["id"]: sender for sender in senders}
 
     def build(self) -> None:
+        listing = self.listing
         with ui.row().classes("w-full items-center gap-3"):
-            search = (
-                ui.input(placeholder="Search by name", on_change=lambda e: self.search(e.value))
-                .props("outlined dense clearable")
-                .classes("w-56 max-sm:w-full bg-white")
-                .mark("campaign-search")
+            search_box(
+                "Search by name", lambda value: listing.search("name", value), marker="campaign-search"
             )
-            with search.add_slot("prepend"):
-                ui.icon("search", size="1.25rem").classes("text-slate-400")
-            self._filter("flow_id", "Flow", self.flows, "filter-flow")
-            self._filter("group_id", "Group", self.groups, "filter-group")
-            self._filter("status", "Status", STATUS_LABEL, "filter-status")
+            filter_select(
+                self.flows, "Flow", lambda v: listing.set_filter("flow_id", v), marker="filter-flow"
+            )
+            filter_select(
+                self.groups, "Group", lambda v: listing.set_filter("group_id", v), marker="filter-group"
+            )
+            filter_select(
+                STATUS_LABEL, "Status", lambda v: listing.set_filter("status", v), marker="filter-status"
+            )
             ui.space()
             if self.session.allows("marketer"):
                 ui.button(
@@ -87,54 +113,16 @@ class CampaignsPage:
                 ).props("unelevated no-caps").mark("new-campaign")
         self.body = ui.column().classes("w-full gap-3")
 
-    def _filter(self, key: str, label: str, options: dict[Any, str], marker: str) -> None:
-        async def changed(event: Any) -> None:
-            self.filters[key] = event.value
-            await self.reload()
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await api.list_campaigns(self.session.token, limit=PAGE_SIZE, cursor=cursor, **filters)
 
-        ui.select(options, label=label, clearable=True, on_change=changed).props(
-            "outlined dense options-dense"
-        ).classes("w-40 bg-white").mark(marker)
-
-    async def search(self, value: str | None) -> None:
-        self.filters["name"] = (value or "").strip() or None
-        self.generation += 1
-        generation = self.generation
-        await asyncio.sleep(SEARCH_DELAY_S)
-        if generation == self.generation:
-            await self.reload()
-
-    async def reload(self) -> None:
-        self.generation += 1
-        generation = self.generation
-        try:
-            page = await api.list_campaigns(self.session.token, limit=PAGE_SIZE, **self.filters)
-        except (ApiError, BackendUnreachable) as exc:
-            if generation == self.generation:
-                self.show_failure(exc)
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More campaigns could not be loaded", here=PATH)
             return
-        if generation != self.generation:
-            return
-        self.campaigns = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
-        await self.fill_sent(self.campaigns)
-
-    async def load_more(self) -> None:
-        generation = self.generation
-        try:
-            page = await api.list_campaigns(
-                self.session.token, limit=PAGE_SIZE, cursor=self.next_cursor, **self.filters
-            )
-        except (ApiError, BackendUnreachable) as exc:
-            self.show_failure(exc)
-            return
-        if generation != self.generation:
-            return
-        self.campaigns.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
-        await self.fill_sent(self.campaigns)
+        self.body.clear()
+        with self.body:
+            problem_card(exc, "the campaigns", self.listing.reload, here=PATH)
 
     async def fill_sent(self, campaigns: list[CampaignInfo]) -> None:
         """Each row's "sent so far", asked for all shown rows at once (a failed one shows a dash)."""
@@ -149,80 +137,31 @@ class CampaignsPage:
                 continue
             label.set_text(f"{answer['totals'].get('sent', 0):,}")
 
-    def show_failure(self, exc: ApiError | BackendUnreachable) -> None:
-        if isinstance(exc, ApiError) and exc.status == 401:
-            forget()
-            ui.navigate.to(login_url(PATH))
-            return
-        text = (
-            f"Flowgate's API at {exc.url} is not answering; the campaigns could not be loaded."
-            if isinstance(exc, BackendUnreachable)
-            else f"The campaigns could not be loaded: {exc.detail}"
-        )
-        with (
-            ui.card().classes("w-full p-6 shadow-sm rounded-xl"),
-            ui.row().classes("items-center gap-3 no-wrap"),
-        ):
-            ui.icon("cloud_off").classes("text-amber-600 text-2xl")
-            ui.label(text).classes("text-slate-700").mark("inline-problem")
-
     # --- drawing ----------------------------------------------------------------------------------
 
-    def render(self) -> None:
+    async def render(self) -> None:
         self.body.clear()
         self.sent_labels = {}
+        campaigns: list[CampaignInfo] = self.listing.items
         with self.body:
-            if not self.campaigns:
+            if not campaigns:
                 self._empty()
                 return
-            with (
-                ui.card()
-                .classes("w-full p-0 gap-0 shadow-sm rounded-xl overflow-hidden")
-                .mark("campaign-list")
-            ):
-                self._header()
-                with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
-                    for campaign in self.campaigns:
-                        self._row(campaign)
-            with ui.row().classes("w-full items-center px-1"):
-                shown = plural(len(self.campaigns), "campaign")
-                ui.label(shown + ("; more to load" if self.next_cursor else "")).classes(
-                    "text-sm text-slate-500"
-                ).mark("campaign-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props("flat no-caps")
+            with rows_card("campaign-list", COLUMNS):
+                for campaign in campaigns:
+                    self._row(campaign)
+            count_and_more(plural(len(campaigns), "campaign"), self.listing, marker="campaign-count")
+        await self.fill_sent(campaigns)
 
     def _empty(self) -> None:
-        filtered = any(value for value in self.filters.values())
-        with (
-            ui.card()
-            .classes(
-                "w-full p-10 items-center gap-2 shadow-none border border-dashed border-slate-300 rounded-xl bg-white"
-            )
-            .mark("empty-state")
-        ):
-            ui.icon("search_off" if filtered else "campaign", size="2.5rem").classes("text-slate-400")
-            ui.label("No campaigns match" if filtered else "No campaigns yet").classes(
-                "text-lg font-medium text-slate-800"
-            )
-            ui.label(
-                "Clear a filter to see more."
-                if filtered
-                else "A campaign sends a published flow to a group of contacts, once or on a schedule."
-            ).classes("text-sm text-slate-500 text-center max-w-md")
-
-    @staticmethod
-    def _header() -> None:
-        with ui.row().classes(
-            "w-full items-center no-wrap gap-4 px-5 py-2 bg-slate-50 border-b border-slate-200 "
-            "text-xs font-medium uppercase tracking-wide text-slate-500"
-        ):
-            ui.label("Campaign").classes("flex-1 min-w-0")
-            ui.label("Status").classes("w-24")
-            ui.label("Period and plan").classes("w-56 max-lg:hidden")
-            ui.label("Sent").classes("w-16 text-right")
-            ui.element("div").classes("w-8")
+        if self.listing.filtered:
+            empty_card("search_off", "No campaigns match", "Clear a filter to see more.")
+            return
+        empty_card(
+            "campaign",
+            "No campaigns yet",
+            "A campaign sends a published flow to a group of contacts, once or on a schedule.",
+        )
 
     def _row(self, campaign: CampaignInfo) -> None:
         sender = self.senders.get(campaign["sender_id"])
@@ -233,15 +172,11 @@ class CampaignsPage:
             self.groups.get(campaign["group_id"], f"group {campaign['group_id']}"),
             f"{sender['name']} ({campaign['channel']})" if sender else campaign["channel"],
         ]
-        with (
-            ui.row()
-            .classes("w-full items-center no-wrap gap-4 px-5 py-3 hover:bg-slate-50")
-            .mark("campaign-row", f"campaign-{campaign['id']}")
-        ):
+        with ui.row().classes(ROW).mark("campaign-row", f"campaign-{campaign['id']}"):
             with ui.column().classes("flex-1 min-w-0 gap-0.5"):
-                ui.link(campaign["name"], f"/campaigns/{campaign['id']}").classes(
-                    "block truncate font-medium text-slate-900 no-underline hover:text-primary"
-                ).mark("campaign-link")
+                ui.link(campaign["name"], f"/campaigns/{campaign['id']}").classes(ROW_LINK).mark(
+                    "campaign-link"
+                )
                 ui.label(" · ".join(parts)).classes("text-xs text-slate-500 truncate")
             ui.label(status_label(campaign["status"])).classes(
                 "w-24 text-center text-xs font-medium px-2 py-0.5 rounded-full "
@@ -269,7 +204,7 @@ class CampaignsPage:
                     icon="monitoring",
                     on_click=lambda c=campaign: ui.navigate.to(f"/campaigns/{c['id']}"),
                 ).props("flat dense no-caps")
-                action_buttons(self.session, campaign, lambda _: self.reload(), dense=True)
+                action_buttons(self.session, campaign, lambda _: self.listing.reload(), dense=True)
 
 
 def _cadence(campaign: CampaignInfo) -> str:

@@ -19,8 +19,9 @@ from ui.backend import ApiError, BackendUnreachable, api
 from ui.clients import consent
 from ui.clients.consent import CategoryInfo
 from ui.components.dialogs import transient_dialog
-from ui.components.optout_parts import empty_card, field_message, handle_failure, notify_failure, section_tabs
+from ui.components.optout_parts import field_message, section_tabs
 from ui.components.optout_rules import MAX_CATEGORY_DAYS, days_problem
+from ui.components.page_states import action_failed, empty_card, problem_card
 from ui.components.times import plural, relative_now
 from ui.layout import page_heading, shell_page
 from ui.pages.optouts_list import DESCRIPTION
@@ -58,7 +59,7 @@ class CategoriesPage:
             )
         except (ApiError, BackendUnreachable) as exc:
             with self.root:
-                handle_failure(exc, PATH, "the categories", self.start)
+                problem_card(exc, "the categories", self.start, here=PATH)
             return
         self.settings = dict(settings)
         with self.root:
@@ -130,10 +131,10 @@ class CategoriesPage:
             if exc.status == 400 and DAYS_FIELD in exc.field_errors:
                 self.duration.error = field_message(exc, DAYS_FIELD)
                 return
-            notify_failure(exc, "Not saved")
+            action_failed(exc, "Not saved", here=PATH)
             return
         except BackendUnreachable as exc:
-            notify_failure(exc, "Not saved")
+            action_failed(exc, "Not saved", here=PATH)
             return
         self.duration.error = None
         self.settings = dict(updated)
@@ -199,7 +200,7 @@ class CategoriesPage:
         try:
             self.categories = await consent.list_categories(self.session.token)
         except (ApiError, BackendUnreachable) as exc:
-            notify_failure(exc, "The categories could not be reloaded")
+            action_failed(exc, "The categories could not be reloaded", here=PATH)
             return
         self.render()
 
@@ -223,7 +224,7 @@ class CategoriesPage:
                 try:
                     await consent.delete_category(self.session.token, category["id"])
                 except (ApiError, BackendUnreachable) as exc:
-                    notify_failure(exc, "Not deleted")
+                    action_failed(exc, "Not deleted", here=PATH)
                     return
                 ui.notify(f"Deleted “{category['name']}”.", type="positive")
                 dialog.close()  # after the toast: closing deletes the dialog and the slot it needs

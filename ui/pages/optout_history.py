@@ -20,7 +20,7 @@ from ui.clients import consent
 from ui.clients.consent import ConsentEventInfo, OptOutInfo
 from ui.components.optout_actions import revoke_button
 from ui.components.optout_form import AddOptOutDialog
-from ui.components.optout_parts import empty_card, field_message, handle_failure, notify_failure
+from ui.components.optout_parts import field_message
 from ui.components.optout_rules import (
     CHANNELS,
     EVENT_STYLE,
@@ -35,6 +35,7 @@ from ui.components.optout_rules import (
     source_label,
     validity_text,
 )
+from ui.components.page_states import action_failed, empty_card, problem_card
 from ui.components.times import parse_timestamp, plural, relative_time
 from ui.layout import page_heading, shell_page
 from ui.session import Session
@@ -116,7 +117,7 @@ class HistoryPage:
                 return
             self.body.clear()
             with self.body:
-                handle_failure(exc, history_path(self.channel, self.address), "the history", self.load)
+                problem_card(exc, "the history", self.load, here=history_path(self.channel, self.address))
             return
         self.render(page["items"], events)
 
@@ -198,7 +199,7 @@ class HistoryPage:
                 api.get_settings(token), consent.list_categories(token), api.list_senders(token)
             )
         except (ApiError, BackendUnreachable) as exc:
-            notify_failure(exc, "The form could not be opened")
+            action_failed(exc, "The form could not be opened", here=PATH)
             return
         dialog = AddOptOutDialog(
             self.session,

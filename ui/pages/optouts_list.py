@@ -21,7 +21,7 @@ from ui.clients.consent import CategoryInfo, ImportInfo, OptOutInfo
 from ui.components.optout_actions import revoke_button
 from ui.components.optout_form import AddOptOutDialog
 from ui.components.optout_import import ImportDialog
-from ui.components.optout_parts import empty_card, field_message, handle_failure, notify_failure, section_tabs
+from ui.components.optout_parts import field_message, section_tabs
 from ui.components.optout_rules import (
     ACTIVE_FILTER,
     CHANNELS,
@@ -38,12 +38,21 @@ from ui.components.optout_rules import (
     status_of,
     validity_text,
 )
+from ui.components.page_states import action_failed, empty_card, problem_card
+from ui.components.paged_list import PAGE_SIZE, ROW, PagedList, filter_select, rows_card, search_box
 from ui.components.times import plural, relative_now
 from ui.layout import page_heading, shell_page
 from ui.session import Session
 
 PATH = "/opt-outs"
-PAGE_SIZE = 50
+COLUMNS = (
+    ("Address", "flex-1 min-w-0"),
+    ("Category and scope", "w-48 max-md:hidden"),
+    ("Source", "w-40 max-lg:hidden"),
+    ("Valid", "w-56"),
+    ("Created", "w-24 max-sm:hidden"),
+    ("", "w-36"),
+)
 SEARCH_DELAY_S = 0.4
 """Typing an address pauses this long before the list is asked (one request per pause, not per key)."""
 DESCRIPTION = (
@@ -69,10 +78,12 @@ class OptOutsPage:
     settings: dict[str, Any] = field(default_factory=dict)
     categories: list[CategoryInfo] = field(default_factory=list)
     senders: list[SenderRef] = field(default_factory=list)
-    filters: dict[str, Any] = field(default_factory=dict)
-    entries: list[OptOutInfo] = field(default_factory=list)
-    next_cursor: str | None = None
-    generation: int = 0
+    listing: PagedList = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listing = PagedList(
+            self._fetch, drawn=self.render, failed=self._failed, search_delay_s=SEARCH_DELAY_S
+        )
 
     async def start(self) -> None:
         """Load what the filters and the form pick from, then the first page; a failure offers Retry."""
@@ -84,26 +95,24 @@ class OptOutsPage:
             )
         except (ApiError, BackendUnreachable) as exc:
             with self.root:
-                handle_failure(exc, PATH, "the unsubscription list", self.start)
+                problem_card(exc, "the unsubscription list", self.start, here=PATH)
             return
         with self.root:
             self._toolbar()
             self.body = ui.column().classes("w-full gap-3")
-        await self.reload()
+        await self.listing.reload()
 
     # --- toolbar ------------------------------------------------------------------------------------------
 
     def _toolbar(self) -> None:
         with ui.row().classes("w-full items-start gap-3"):
-            self.search = (
-                ui.input(placeholder="Find an address", on_change=lambda e: self.search_address(e.value))
-                .props("outlined dense clearable")
-                .classes("w-60 max-sm:w-full bg-white")
-                .mark("address-search")
-                .tooltip("A whole phone number or email address")
-            )
-            with self.search.add_slot("prepend"):
-                ui.icon("search", size="1.25rem").classes("text-slate-400")
+            listing = self.listing
+            self.search = search_box(
+                "Find an address",
+                lambda value: listing.search("address", value),
+                marker="address-search",
+                width="w-60",
+            ).tooltip("A whole phone number or email address")
             self._filter("channel", "Media type", CHANNELS, "filter-channel")
             self._filter(
                 "category_id",
@@ -133,63 +142,28 @@ class OptOutsPage:
             self.count = ui.label("").classes("text-sm text-slate-500").mark("optout-count")
 
     def _filter(self, key: str, label: str, options: dict[Any, str], marker: str) -> None:
-        async def changed(event: Any) -> None:
-            self.filters[key] = event.value
-            await self.reload()
-
-        ui.select(options, label=label, clearable=True, on_change=changed).props(
-            "outlined dense options-dense"
-        ).classes("w-40 max-sm:w-full bg-white").mark(marker)
-
-    async def search_address(self, value: str | None) -> None:
-        self.filters["address"] = (value or "").strip() or None
-        self.generation += 1
-        generation = self.generation
-        await asyncio.sleep(SEARCH_DELAY_S)
-        if generation == self.generation:
-            await self.reload()
+        filter_select(options, label, lambda value: self.listing.set_filter(key, value), marker=marker)
 
     # --- loading ------------------------------------------------------------------------------------------
 
-    async def reload(self) -> None:
-        self.generation += 1
-        generation = self.generation
-        try:
-            page = await consent.list_optouts(self.session.token, list_params(self.filters), limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            if generation == self.generation:
-                self._failed(exc)
-            return
-        if generation != self.generation:
-            return
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        page = await consent.list_optouts(
+            self.session.token, list_params(filters), cursor=cursor, limit=PAGE_SIZE
+        )
         self.search.error = None
-        self.entries = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        return page
 
-    async def load_more(self) -> None:
-        generation = self.generation
-        try:
-            page = await consent.list_optouts(
-                self.session.token, list_params(self.filters), cursor=self.next_cursor, limit=PAGE_SIZE
-            )
-        except (ApiError, BackendUnreachable) as exc:
-            self._failed(exc)
-            return
-        if generation != self.generation:
-            return
-        self.entries.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
-
-    def _failed(self, exc: ApiError | BackendUnreachable) -> None:
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
         """A bad address in the search box is the box's error, not the page's."""
         if isinstance(exc, ApiError) and exc.status == 400 and "address" in exc.field_errors:
             self.search.error = field_message(exc, "address")
             return
+        if more:
+            action_failed(exc, "More opt-outs could not be loaded", here=PATH)
+            return
         self.body.clear()
         with self.body:
-            handle_failure(exc, PATH, "the unsubscription list", self.reload)
+            problem_card(exc, "the unsubscription list", self.listing.reload, here=PATH)
 
     # --- actions ------------------------------------------------------------------------------------------
 
@@ -199,8 +173,8 @@ class OptOutsPage:
             settings=self.settings,
             categories=self.categories,
             senders=self.senders,
-            on_saved=lambda _entry: self.reload(),
-            channel=self.filters.get("channel") or "whatsapp",
+            on_saved=lambda _entry: self.listing.reload(),
+            channel=self.listing.filters.get("channel") or "whatsapp",
         )
         await dialog.open()
 
@@ -209,13 +183,13 @@ class OptOutsPage:
 
     async def _imported(self, job: ImportInfo) -> None:
         if job["status"] == "completed":
-            await self.reload()
+            await self.listing.reload()
 
     async def export(self) -> None:
         try:
-            data = await consent.export_optouts(self.session.token, list_params(self.filters))
+            data = await consent.export_optouts(self.session.token, list_params(self.listing.active_filters))
         except (ApiError, BackendUnreachable) as exc:
-            notify_failure(exc, "Not exported")
+            action_failed(exc, "Not exported", here=PATH)
             return
         ui.download(data, f"optouts-{datetime.now(UTC):%Y%m%d}.csv", "text/csv")
 
@@ -223,28 +197,25 @@ class OptOutsPage:
 
     def render(self) -> None:
         self.body.clear()
-        more = "; more to load" if self.next_cursor else ""
-        self.count.set_text(plural(len(self.entries), "opt-out") + more if self.entries else "")
+        entries: list[OptOutInfo] = self.listing.items
+        more = "; more to load" if self.listing.next_cursor else ""
+        self.count.set_text(plural(len(entries), "opt-out") + more if entries else "")
         with self.body:
-            if not self.entries:
+            if not entries:
                 self._empty()
                 return
             now = datetime.now(UTC)
-            with (
-                ui.card().classes("w-full p-0 gap-0 shadow-sm rounded-xl overflow-hidden").mark("optout-list")
-            ):
-                _header()
-                with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
-                    for entry in self.entries:
-                        self._row(entry, now)
-            if self.next_cursor:
+            with rows_card("optout-list", COLUMNS):
+                for entry in entries:
+                    self._row(entry, now)
+            if self.listing.next_cursor:
                 with ui.row().classes("w-full justify-center"):
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props(
+                    ui.button("Load more", icon="expand_more", on_click=self.listing.load_more).props(
                         "flat no-caps"
                     ).mark("load-more")
 
     def _empty(self) -> None:
-        if any(value for value in self.filters.values()):
+        if self.listing.filtered:
             empty_card("search_off", "No opt-outs match", "Clear a filter or the address to see more.")
             return
         empty_card(
@@ -256,11 +227,7 @@ class OptOutsPage:
 
     def _row(self, entry: OptOutInfo, now: datetime) -> None:
         status = status_of(entry)
-        with (
-            ui.row()
-            .classes("w-full items-center no-wrap gap-4 px-5 py-3 hover:bg-slate-50")
-            .mark("optout-row", f"optout-{entry['id']}")
-        ):
+        with ui.row().classes(ROW).mark("optout-row", f"optout-{entry['id']}"):
             with ui.column().classes("flex-1 min-w-0 gap-0.5"):
                 with ui.row().classes("items-center gap-2 no-wrap min-w-0"):
                     ui.link(entry["address"], history_path(entry["channel"], entry["address"])).classes(
@@ -300,17 +267,4 @@ class OptOutsPage:
                     icon="history",
                     on_click=lambda e=entry: ui.navigate.to(history_path(e["channel"], e["address"])),
                 ).props("flat round dense color=grey-7").tooltip("History").mark("optout-history")
-                revoke_button(self.session, entry, lambda _revoked: self.reload())
-
-
-def _header() -> None:
-    with ui.row().classes(
-        "w-full items-center no-wrap gap-4 px-5 py-2 bg-slate-50 border-b border-slate-200 "
-        "text-xs font-medium uppercase tracking-wide text-slate-500"
-    ):
-        ui.label("Address").classes("flex-1 min-w-0")
-        ui.label("Category and scope").classes("w-48 max-md:hidden")
-        ui.label("Source").classes("w-40 max-lg:hidden")
-        ui.label("Valid").classes("w-56")
-        ui.label("Created").classes("w-24 max-sm:hidden")
-        ui.element("div").classes("w-36")
+                revoke_button(self.session, entry, lambda _revoked: self.listing.reload())

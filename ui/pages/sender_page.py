@@ -18,9 +18,10 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import senders as senders_api
 from ui.clients.senders import SenderInfo
+from ui.components.page_states import problem_card
 from ui.components.sender_connect import ConnectCard
 from ui.components.sender_form import SenderFormView
-from ui.components.sender_parts import CARD, admins_only, confirm_delete, handle_failure
+from ui.components.sender_parts import CARD, admins_only, confirm_delete
 from ui.components.sender_rules import summary
 from ui.components.sender_simulate import SimulateBox
 from ui.layout import page_heading, shell_page
@@ -88,7 +89,7 @@ async def sender_body(session: Session, sender_id: str = "") -> None:
                 else:
                     _back_link()
                     page_heading("Sender", "")
-                    handle_failure(exc, here, "the sender", load)
+                    problem_card(exc, "the sender", load, here=here)
             return
         await show_sender(session, sender, root)
 

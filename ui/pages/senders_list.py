@@ -8,7 +8,6 @@ channel, provider) and its cursor for more. Each row says what a person needs to
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,18 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import senders as senders_api
 from ui.clients.senders import SenderInfo
-from ui.components.sender_parts import admins_only, confirm_delete, empty_card, handle_failure
+from ui.components.page_states import action_failed, empty_card, problem_card
+from ui.components.paged_list import (
+    PAGE_SIZE,
+    ROW,
+    ROW_LINK,
+    PagedList,
+    count_and_more,
+    filter_select,
+    rows_card,
+    search_box,
+)
+from ui.components.sender_parts import admins_only, confirm_delete
 from ui.components.sender_rules import (
     CHANNEL_ICONS,
     CHANNELS,
@@ -30,9 +40,14 @@ from ui.layout import page_heading, shell_page
 from ui.session import Session
 
 PATH = "/senders"
-PAGE_SIZE = 50
-SEARCH_DELAY_S = 0.3
-"""Typing pauses this long before the list is asked for: one request per word, not per keystroke."""
+COLUMNS = (
+    ("Sender", "flex-1 min-w-0"),
+    ("Channel", "w-28"),
+    ("Provider", "w-40 max-md:hidden"),
+    ("STOP applies to", "w-36 max-lg:hidden"),
+    ("Rate limit", "w-20 text-right max-sm:hidden"),
+    ("", "w-8"),
+)
 
 PURPOSE = (
     "The WhatsApp and SMS numbers, Viber accounts and email addresses Flowgate sends from, with their "
@@ -51,114 +66,69 @@ async def senders_body(session: Session) -> None:
         return
     page = SendersPage(session)
     page.build()
-    await page.reload()
+    await page.listing.reload()
 
 
 @dataclass
 class SendersPage:
     session: Session
-    filters: dict[str, Any] = field(default_factory=dict)
-    senders: list[SenderInfo] = field(default_factory=list)
-    next_cursor: str | None = None
-    generation: int = 0
+    listing: PagedList = field(init=False)
     body: ui.column = field(init=False)
 
+    def __post_init__(self) -> None:
+        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+
     def build(self) -> None:
+        listing = self.listing
         with ui.row().classes("w-full items-center gap-3"):
-            search = (
-                ui.input(placeholder="Search by name", on_change=lambda e: self.search(e.value))
-                .props("outlined dense clearable")
-                .classes("w-56 max-sm:w-full bg-white")
-                .mark("sender-search")
+            search_box("Search by name", lambda value: listing.search("name", value), marker="sender-search")
+            filter_select(
+                CHANNELS,
+                "Channel",
+                lambda v: listing.set_filter("channel", v),
+                marker="filter-channel",
+                width="w-44",
             )
-            with search.add_slot("prepend"):
-                ui.icon("search", size="1.25rem").classes("text-slate-400")
-            self._filter("channel", "Channel", CHANNELS, "filter-channel")
-            self._filter("provider", "Provider", PROVIDERS, "filter-provider")
+            filter_select(
+                PROVIDERS,
+                "Provider",
+                lambda v: listing.set_filter("provider", v),
+                marker="filter-provider",
+                width="w-44",
+            )
             ui.space()
             ui.button("New sender", icon="add", on_click=lambda: ui.navigate.to("/senders/new")).props(
                 "unelevated no-caps"
             ).mark("new-sender")
         self.body = ui.column().classes("w-full gap-3")
 
-    def _filter(self, key: str, label: str, options: dict[str, str], marker: str) -> None:
-        async def changed(event: Any) -> None:
-            self.filters[key] = event.value or None
-            await self.reload()
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await senders_api.list_senders(self.session.token, limit=PAGE_SIZE, cursor=cursor, **filters)
 
-        ui.select(options, label=label, clearable=True, on_change=changed).props(
-            "outlined dense options-dense"
-        ).classes("w-44 bg-white").mark(marker)
-
-    async def search(self, value: str | None) -> None:
-        self.filters["name"] = (value or "").strip() or None
-        self.generation += 1
-        generation = self.generation
-        await asyncio.sleep(SEARCH_DELAY_S)
-        if generation == self.generation:
-            await self.reload()
-
-    async def reload(self) -> None:
-        self.generation += 1
-        generation = self.generation
-        try:
-            page = await senders_api.list_senders(self.session.token, limit=PAGE_SIZE, **self.filters)
-        except (ApiError, BackendUnreachable) as exc:
-            if generation == self.generation:
-                self.body.clear()
-                with self.body:
-                    handle_failure(exc, PATH, "the senders", self.reload)
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More senders could not be loaded", here=PATH)
             return
-        if generation != self.generation:
-            return
-        self.senders = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
-
-    async def load_more(self) -> None:
-        generation = self.generation
-        try:
-            page = await senders_api.list_senders(
-                self.session.token, limit=PAGE_SIZE, cursor=self.next_cursor, **self.filters
-            )
-        except (ApiError, BackendUnreachable) as exc:
-            with self.body:
-                handle_failure(exc, PATH, "more senders", self.load_more)
-            return
-        if generation != self.generation:
-            return
-        self.senders.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        self.body.clear()
+        with self.body:
+            problem_card(exc, "the senders", self.listing.reload, here=PATH)
 
     # --- drawing ----------------------------------------------------------------------------------
 
     def render(self) -> None:
         self.body.clear()
+        senders: list[SenderInfo] = self.listing.items
         with self.body:
-            if not self.senders:
+            if not senders:
                 self._empty()
                 return
-            with (
-                ui.card().classes("w-full p-0 gap-0 shadow-sm rounded-xl overflow-hidden").mark("sender-list")
-            ):
-                _header()
-                with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
-                    for sender in self.senders:
-                        self._row(sender)
-            with ui.row().classes("w-full items-center px-1"):
-                shown = plural(len(self.senders), "sender")
-                ui.label(shown + ("; more to load" if self.next_cursor else "")).classes(
-                    "text-sm text-slate-500"
-                ).mark("sender-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props(
-                        "flat no-caps"
-                    ).mark("load-more")
+            with rows_card("sender-list", COLUMNS):
+                for sender in senders:
+                    self._row(sender)
+            count_and_more(plural(len(senders), "sender"), self.listing, marker="sender-count")
 
     def _empty(self) -> None:
-        if any(self.filters.values()):
+        if self.listing.filtered:
             empty_card("search_off", "No senders match", "Clear the search or a filter to see the others.")
             return
         card = empty_card(
@@ -174,15 +144,9 @@ class SendersPage:
 
     def _row(self, sender: SenderInfo) -> None:
         link = f"/senders/{sender['id']}"
-        with (
-            ui.row()
-            .classes("w-full items-center no-wrap gap-4 px-5 py-3 hover:bg-slate-50")
-            .mark("sender-row", f"sender-{sender['id']}")
-        ):
+        with ui.row().classes(ROW).mark("sender-row", f"sender-{sender['id']}"):
             with ui.column().classes("flex-1 min-w-0 gap-0.5"):
-                ui.link(sender["name"], link).classes(
-                    "block truncate font-medium text-slate-900 no-underline hover:text-primary"
-                ).mark("sender-link")
+                ui.link(sender["name"], link).classes(ROW_LINK).mark("sender-link")
                 ui.label(sender["address"]).classes("text-xs text-slate-500 truncate font-mono").mark(
                     "sender-address"
                 )
@@ -208,18 +172,5 @@ class SendersPage:
                 ui.menu_item("Open and edit", on_click=lambda: ui.navigate.to(link)).mark("menu-edit")
                 ui.menu_item(
                     "Delete…",
-                    on_click=lambda s=sender: confirm_delete(self.session, s, self.reload, PATH),
+                    on_click=lambda s=sender: confirm_delete(self.session, s, self.listing.reload, PATH),
                 ).classes("text-red-700").mark("menu-delete")
-
-
-def _header() -> None:
-    with ui.row().classes(
-        "w-full items-center no-wrap gap-4 px-5 py-2 bg-slate-50 border-b border-slate-200 "
-        "text-xs font-medium uppercase tracking-wide text-slate-500"
-    ):
-        ui.label("Sender").classes("flex-1 min-w-0")
-        ui.label("Channel").classes("w-28")
-        ui.label("Provider").classes("w-40 max-md:hidden")
-        ui.label("STOP applies to").classes("w-36 max-lg:hidden")
-        ui.label("Rate limit").classes("w-20 text-right max-sm:hidden")
-        ui.element("div").classes("w-8")

@@ -22,15 +22,14 @@ from phonenumbers import geocoder
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Settings
+from ui.components.page_states import action_failed, problem_card, to_login
 from ui.components.settings_parts import (
     CARD,
-    action_failed,
     copy_field,
+    detail_in_words,
     in_words,
-    problem_card,
     section_title,
     settings_heading,
-    to_login,
 )
 from ui.layout import shell_page
 from ui.session import Session
@@ -347,7 +346,9 @@ class WorkspacePage:
             shown = [self._show_error(key, message) for key, message in exc.field_errors.items()]
             if all(shown):
                 return
-        action_failed(exc, "Not saved", PATH)  # 403 when the role changed since the page loaded
+        action_failed(
+            exc, "Not saved", here=PATH, wording=detail_in_words
+        )  # 403 when the role changed since the page loaded
 
     # --- the public form -------------------------------------------------------------------------------
 

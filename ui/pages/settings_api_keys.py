@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from nicegui import ui
 
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import ApiKey, NewApiKey
+from ui.components.page_states import action_failed, empty_card, problem_card, to_login
+from ui.components.paged_list import CARD, HEADER_ROW, PagedList, count_and_more
 from ui.components.settings_parts import (
     BADGE_AMBER,
     BADGE_GREEN,
@@ -23,19 +26,15 @@ from ui.components.settings_parts import (
     BADGE_RED,
     ROLE_HELP,
     ROLES,
-    action_failed,
     admins_only,
     badge,
     copy_field,
     detail_in_words,
-    empty_card,
     field_errors,
     in_words,
     page_dialog,
-    problem_card,
     settings_heading,
     shown_once,
-    to_login,
 )
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import shell_page
@@ -103,9 +102,15 @@ async def api_keys_body(session: Session) -> None:
 @dataclass
 class ApiKeysPage:
     session: Session
-    keys: list[ApiKey] = field(default_factory=list)
-    next_cursor: str | None = None
+    listing: PagedList = field(init=False, repr=False)
     body: ui.column = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+
+    @property
+    def keys(self) -> list[ApiKey]:
+        return self.listing.items
 
     def build(self) -> None:
         with ui.row().classes("w-full items-center gap-3 no-wrap max-sm:flex-wrap"):
@@ -119,29 +124,18 @@ class ApiKeysPage:
         self.body = ui.column().classes("w-full gap-3")
 
     async def load(self) -> None:
-        try:
-            page = await workspace.list_api_keys(self.session.token, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            if isinstance(exc, ApiError) and exc.status == 401:
-                to_login(PATH)
-                return
-            self.body.clear()
-            with self.body:
-                problem_card(exc, "the API keys", self.load)
-            return
-        self.keys = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        await self.listing.reload()
 
-    async def load_more(self) -> None:
-        try:
-            page = await workspace.list_api_keys(self.session.token, cursor=self.next_cursor, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "More keys could not be loaded", PATH)
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await workspace.list_api_keys(self.session.token, cursor=cursor, limit=PAGE_SIZE)
+
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More keys could not be loaded", here=PATH, wording=detail_in_words)
             return
-        self.keys.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        self.body.clear()
+        with self.body:
+            problem_card(exc, "the API keys", self.load, here=PATH)
 
     # --- drawing ---------------------------------------------------------------------------------------
 
@@ -156,11 +150,8 @@ class ApiKeysPage:
                     "Create one for each program that calls Flowgate, so each can be revoked on its own.",
                 )
                 return
-            with ui.card().classes("w-full p-0 gap-0 shadow-sm rounded-xl overflow-hidden").mark("key-list"):
-                with ui.row().classes(
-                    "w-full items-center no-wrap gap-4 px-5 py-2 bg-slate-50 border-b border-slate-200 "
-                    "text-xs font-medium uppercase tracking-wide text-slate-500"
-                ):
+            with ui.card().classes(CARD).mark("key-list"):
+                with ui.row().classes(HEADER_ROW):
                     ui.label("Name and prefix").classes("flex-1 min-w-0")
                     ui.label("Role").classes("w-24")
                     ui.label("Created").classes("w-28 max-md:hidden")
@@ -170,17 +161,9 @@ class ApiKeysPage:
                 with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
                     for key in self.keys:
                         self._row(key, now)
-            with ui.row().classes("w-full items-center px-1"):
-                active = sum(is_usable(key, now) for key in self.keys)
-                text = f"{plural(len(self.keys), 'key')}, {active} usable"
-                ui.label(text + ("; more to load" if self.next_cursor else "")).classes(
-                    "text-sm text-slate-500"
-                ).mark("key-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props(
-                        "flat no-caps"
-                    ).mark("load-more")
+            active = sum(is_usable(key, now) for key in self.keys)
+            text = f"{plural(len(self.keys), 'key')}, {active} usable"
+            count_and_more(text, self.listing, marker="key-count")
 
     def _row(self, key: ApiKey, now: datetime) -> None:
         usable = is_usable(key, now)
@@ -243,7 +226,7 @@ class ApiKeysPage:
         try:
             await workspace.revoke_api_key(self.session.token, key["id"])
         except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "Not revoked", PATH)
+            action_failed(exc, "Not revoked", here=PATH, wording=detail_in_words)
             return
         ui.notify(f"Revoked “{key['name']}”: it no longer works.", type="positive")
         await self.load()

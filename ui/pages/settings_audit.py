@@ -16,15 +16,8 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import AuditEvent
-from ui.components.settings_parts import (
-    action_failed,
-    admins_only,
-    empty_card,
-    in_words,
-    problem_card,
-    settings_heading,
-    to_login,
-)
+from ui.components.page_states import action_failed, empty_card, problem_card, to_login
+from ui.components.settings_parts import admins_only, detail_in_words, in_words, settings_heading
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import shell_page
 from ui.session import Session
@@ -236,7 +229,7 @@ class AuditPage:
                 limit=PAGE_SIZE,
             )
         except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "Older events could not be loaded", PATH)
+            action_failed(exc, "Older events could not be loaded", here=PATH, wording=detail_in_words)
             return
         if generation != self.generation:
             return

@@ -17,20 +17,18 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Delivery, Webhook
+from ui.components.page_states import action_failed, empty_card, problem_card, to_login
 from ui.components.settings_parts import (
     BADGE_AMBER,
     BADGE_GREEN,
     BADGE_INDIGO,
     BADGE_RED,
     CARD,
-    action_failed,
     admins_only,
     badge,
-    empty_card,
+    detail_in_words,
     page_dialog,
-    problem_card,
     settings_heading,
-    to_login,
 )
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import shell_page
@@ -252,7 +250,7 @@ class DeliveriesPage:
                 limit=PAGE_SIZE,
             )
         except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "More deliveries could not be loaded", self.path)
+            action_failed(exc, "More deliveries could not be loaded", here=self.path, wording=detail_in_words)
             return
         self.deliveries.extend(page["items"])
         self.next_cursor = page["next_cursor"]

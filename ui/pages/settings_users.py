@@ -18,11 +18,12 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Member
+from ui.components.page_states import action_failed, problem_card, to_login
+from ui.components.paged_list import CARD, HEADER_ROW, PagedList, count_and_more
 from ui.components.settings_parts import (
     BADGE_INDIGO,
     ROLE_HELP,
     ROLES,
-    action_failed,
     admins_only,
     badge,
     detail_in_words,
@@ -30,10 +31,8 @@ from ui.components.settings_parts import (
     in_words,
     menu_item,
     page_dialog,
-    problem_card,
     row_menu,
     settings_heading,
-    to_login,
 )
 from ui.components.times import plural, relative_now
 from ui.layout import shell_page
@@ -88,9 +87,15 @@ async def users_body(session: Session) -> None:
 @dataclass
 class UsersPage:
     session: Session
-    members: list[Member] = field(default_factory=list)
-    next_cursor: str | None = None
+    listing: PagedList = field(init=False, repr=False)
     body: ui.column = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+
+    @property
+    def members(self) -> list[Member]:
+        return self.listing.items
 
     def build(self) -> None:
         with ui.row().classes("w-full items-center gap-3"):
@@ -104,43 +109,26 @@ class UsersPage:
         self.body = ui.column().classes("w-full gap-3")
 
     async def load(self) -> None:
-        try:
-            page = await workspace.list_users(self.session.token, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            self._load_failed(exc)
-            return
-        self.members = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        await self.listing.reload()
 
-    async def load_more(self) -> None:
-        try:
-            page = await workspace.list_users(self.session.token, cursor=self.next_cursor, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "More users could not be loaded", PATH)
-            return
-        self.members.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await workspace.list_users(self.session.token, cursor=cursor, limit=PAGE_SIZE)
 
-    def _load_failed(self, exc: ApiError | BackendUnreachable) -> None:
-        if isinstance(exc, ApiError) and exc.status == 401:
-            to_login(PATH)
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More users could not be loaded", here=PATH, wording=detail_in_words)
             return
         self.body.clear()
         with self.body:
-            problem_card(exc, "the users", self.load)
+            problem_card(exc, "the users", self.load, here=PATH)
 
     # --- drawing ---------------------------------------------------------------------------------------
 
     def render(self) -> None:
         self.body.clear()
         with self.body:
-            with ui.card().classes("w-full p-0 gap-0 shadow-sm rounded-xl overflow-hidden").mark("user-list"):
-                with ui.row().classes(
-                    "w-full items-center no-wrap gap-4 px-5 py-2 bg-slate-50 border-b border-slate-200 "
-                    "text-xs font-medium uppercase tracking-wide text-slate-500"
-                ):
+            with ui.card().classes(CARD).mark("user-list"):
+                with ui.row().classes(HEADER_ROW):
                     ui.label("Person").classes("flex-1 min-w-0")
                     ui.label("Role").classes("w-40")
                     ui.label("Added").classes("w-28 max-sm:hidden")
@@ -148,16 +136,7 @@ class UsersPage:
                 with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
                     for member in self.members:
                         self._row(member)
-            with ui.row().classes("w-full items-center px-1"):
-                count = plural(len(self.members), "user")
-                ui.label(count + ("; more to load" if self.next_cursor else "")).classes(
-                    "text-sm text-slate-500"
-                ).mark("user-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props(
-                        "flat no-caps"
-                    ).mark("load-more")
+            count_and_more(plural(len(self.members), "user"), self.listing, marker="user-count")
 
     def _row(self, member: Member) -> None:
         mine = is_me(member, self.session)
@@ -257,7 +236,7 @@ class UsersPage:
                     f"Role not changed: {detail_in_words(exc.detail)}", type="negative", multi_line=True
                 )
             else:
-                action_failed(exc, "Role not changed", PATH)
+                action_failed(exc, "Role not changed", here=PATH, wording=detail_in_words)
             return
         member["role"] = updated["role"]
         ui.notify(f"{display_name(member)} is now {ROLES[updated['role']].lower()}.", type="positive")
@@ -295,7 +274,7 @@ class UsersPage:
         try:
             await workspace.delete_user(self.session.token, member["id"])
         except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "Not removed", PATH)
+            action_failed(exc, "Not removed", here=PATH, wording=detail_in_words)
             return
         if is_me(member, self.session):
             to_login("/")
@@ -481,10 +460,10 @@ class PasswordDialog:
             if exc.status == 400 and "password" in exc.field_errors:
                 self.password.error = in_words(exc.field_errors["password"])
                 return
-            action_failed(exc, "Password not changed", PATH)
+            action_failed(exc, "Password not changed", here=PATH, wording=detail_in_words)
             return
         except BackendUnreachable as exc:
-            action_failed(exc, "Password not changed", PATH)
+            action_failed(exc, "Password not changed", here=PATH, wording=detail_in_words)
             return
         ui.notify(f"New password set for {self.member['email']}.", type="positive")
         self.dialog.close()  # last: closing deletes the dialog, and the button this runs in

@@ -16,24 +16,22 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Delivery, NewWebhook, Webhook
+from ui.components.page_states import action_failed, empty_card, problem_card, to_login
+from ui.components.paged_list import HEADER_ROW, PagedList, count_and_more
 from ui.components.settings_parts import (
     BADGE_GREEN,
     BADGE_GREY,
-    action_failed,
     admins_only,
     badge,
     copy_field,
     detail_in_words,
-    empty_card,
     field_errors,
     in_words,
     menu_item,
     page_dialog,
-    problem_card,
     row_menu,
     settings_heading,
     shown_once,
-    to_login,
 )
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import shell_page
@@ -81,7 +79,7 @@ async def send_test(session: Session, webhook: Webhook) -> Delivery | None:
     try:
         delivery = await workspace.send_test_event(session.token, webhook["id"])
     except (ApiError, BackendUnreachable) as exc:
-        action_failed(exc, "No test sent", PATH)
+        action_failed(exc, "No test sent", here=PATH, wording=detail_in_words)
         return None
     ui.notify(
         "Test event queued: the worker sends it in a moment, and the delivery log shows the answer.",
@@ -105,7 +103,7 @@ def confirm_delete(session: Session, webhook: Webhook, after: Any) -> None:
                 try:
                     await workspace.delete_webhook(session.token, webhook["id"])
                 except (ApiError, BackendUnreachable) as exc:
-                    action_failed(exc, "Not deleted", PATH)
+                    action_failed(exc, "Not deleted", here=PATH, wording=detail_in_words)
                 else:
                     ui.notify("Webhook deleted.", type="positive")
                     await after()
@@ -121,7 +119,7 @@ async def enable(session: Session, webhook: Webhook, after: Any) -> None:
     try:
         await workspace.enable_webhook(session.token, webhook["id"])
     except (ApiError, BackendUnreachable) as exc:
-        action_failed(exc, "Not enabled", PATH)
+        action_failed(exc, "Not enabled", here=PATH, wording=detail_in_words)
         return
     ui.notify("Enabled: events from now on reach it again.", type="positive")
     await after()
@@ -143,9 +141,15 @@ async def webhooks_body(session: Session) -> None:
 @dataclass
 class WebhooksPage:
     session: Session
-    webhooks: list[Webhook] = field(default_factory=list)
-    next_cursor: str | None = None
+    listing: PagedList = field(init=False, repr=False)
     body: ui.column = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+
+    @property
+    def webhooks(self) -> list[Webhook]:
+        return self.listing.items
 
     def build(self) -> None:
         with ui.row().classes("w-full items-center gap-3 no-wrap max-sm:flex-wrap"):
@@ -159,29 +163,18 @@ class WebhooksPage:
         self.body = ui.column().classes("w-full gap-3")
 
     async def load(self) -> None:
-        try:
-            page = await workspace.list_webhooks(self.session.token, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            if isinstance(exc, ApiError) and exc.status == 401:
-                to_login(PATH)
-                return
-            self.body.clear()
-            with self.body:
-                problem_card(exc, "the webhooks", self.load)
-            return
-        self.webhooks = list(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        await self.listing.reload()
 
-    async def load_more(self) -> None:
-        try:
-            page = await workspace.list_webhooks(self.session.token, cursor=self.next_cursor, limit=PAGE_SIZE)
-        except (ApiError, BackendUnreachable) as exc:
-            action_failed(exc, "More webhooks could not be loaded", PATH)
+    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
+        return await workspace.list_webhooks(self.session.token, cursor=cursor, limit=PAGE_SIZE)
+
+    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
+        if more:
+            action_failed(exc, "More webhooks could not be loaded", here=PATH, wording=detail_in_words)
             return
-        self.webhooks.extend(page["items"])
-        self.next_cursor = page["next_cursor"]
-        self.render()
+        self.body.clear()
+        with self.body:
+            problem_card(exc, "the webhooks", self.load, here=PATH)
 
     def render(self) -> None:
         self.body.clear()
@@ -200,10 +193,7 @@ class WebhooksPage:
                 .classes("w-full p-0 gap-0 shadow-sm rounded-xl overflow-hidden")
                 .mark("webhook-list")
             ):
-                with ui.row().classes(
-                    "w-full items-center no-wrap gap-4 px-5 py-2 bg-slate-50 border-b border-slate-200 "
-                    "text-xs font-medium uppercase tracking-wide text-slate-500"
-                ):
+                with ui.row().classes(HEADER_ROW):
                     ui.label("URL and events").classes("flex-1 min-w-0")
                     ui.label("State").classes("w-24")
                     ui.label("Added").classes("w-28 max-md:hidden")
@@ -211,15 +201,7 @@ class WebhooksPage:
                 with ui.column().classes("w-full gap-0 divide-y divide-slate-100"):
                     for webhook in self.webhooks:
                         self._row(webhook, now)
-            with ui.row().classes("w-full items-center px-1"):
-                ui.label(
-                    plural(len(self.webhooks), "webhook") + ("; more to load" if self.next_cursor else "")
-                ).classes("text-sm text-slate-500").mark("webhook-count")
-                ui.space()
-                if self.next_cursor:
-                    ui.button("Load more", icon="expand_more", on_click=self.load_more).props(
-                        "flat no-caps"
-                    ).mark("load-more")
+            count_and_more(plural(len(self.webhooks), "webhook"), self.listing, marker="webhook-count")
 
     def _row(self, webhook: Webhook, now: datetime) -> None:
         log_url = f"{PATH}/{webhook['id']}"
