@@ -216,6 +216,7 @@ async def test_the_contact_page_shows_details_opt_outs_history_runs_and_the_conv
     with user.scope(marker="run-row"):
         await see(user, "Welcome v1")
         await see(user, marker="run-status")
+        await see(user, "API · reached an End step")  # why a finished run ended, in words
     texts = _texts(user, "message-text")
     assert "Hello Ana Lima" in texts and "Thanks!" in texts
     # Newest first in the page, drawn bottom-up: the oldest is on top, the newest at the bottom.

@@ -51,6 +51,19 @@ RUN_STATUS = {
     "interrupted": ("Interrupted", "bg-slate-100 text-slate-600"),
 }
 TRIGGER_TEXT = {"campaign": "Campaign", "keyword": "Keyword", "api": "API"}
+ENDED_TEXT = {
+    "end": "reached an End step",
+    "no_path": "reached a step with nothing after it",
+    "unknown_node": "the flow points at a step that does not exist",
+    "no_start": "the flow has no start",
+    "invalid_node": "a step of the flow is not valid",
+    "step_budget_exceeded": "went round a loop too many times",
+    "step_error": "a step failed on every attempt",
+    "flow_deleted": "its flow was deleted",
+    "campaign_ended": "the campaign ended",
+    "campaign_deleted": "the campaign was deleted",
+}
+"""Why a run ended (``ended_reason``), in words; an unknown reason is shown as the API says it."""
 
 
 def register() -> None:
@@ -367,11 +380,19 @@ def _run_row(run: dict[str, Any], flows: dict[int, str]) -> None:
                 f"{flows.get(run['flow_id'], 'Flow ' + str(run['flow_id']))} v{run['flow_version']}",
                 f"/flows/{run['flow_id']}",
             ).classes("text-sm font-medium text-slate-900 no-underline hover:text-primary truncate")
-            where = run["current_node"] and f"at step {run['current_node']}"
-            detail = [TRIGGER_TEXT.get(run["trigger"], run["trigger"]), where or run["ended_reason"]]
+            # A finished run says why it ended; only a live one is "at" a step.
+            live = run["status"] in ("active", "waiting")
+            where = live and run["current_node"] and f"at step {run['current_node']}"
+            ended = run["ended_reason"] and ENDED_TEXT.get(run["ended_reason"], run["ended_reason"])
+            detail = [TRIGGER_TEXT.get(run["trigger"], run["trigger"]), where or ended]
             if run.get("campaign_id"):
                 detail.append(f"campaign {run['campaign_id']}")
             ui.label(" · ".join(part for part in detail if part)).classes("text-xs text-slate-500")
+            if run["status"] == "failed" and run.get("last_error"):
+                # What the step raised, for whoever fixes the flow or the contact's data.
+                ui.label(run["last_error"]).classes("text-xs text-red-700 truncate").tooltip(
+                    run["last_error"]
+                ).mark("run-error")
         ui.label(label).classes(f"text-xs font-medium px-2 py-0.5 rounded-full {look}").mark("run-status")
         started, exact = relative_now(run["started_at"])
         ui.label(started).classes("w-24 text-right text-xs text-slate-500").tooltip(exact)
