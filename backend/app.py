@@ -24,6 +24,7 @@ from backend.config import Settings, get_settings
 from backend.consent import controllers as consent
 from backend.consent.categories import CategoryController
 from backend.consent.public import PUBLIC_ROUTES
+from backend.core.allow import answer_options
 from backend.core.database import database_connection
 from backend.core.edge import chain_hooks, guard_request
 from backend.core.errors import EXCEPTION_HANDLERS
@@ -119,8 +120,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[channels],
         exception_handlers=EXCEPTION_HANDLERS,
         # The edge rules, one hook for every route: NUL in a query or path parameter (core/text.py); ids beyond
-        # int64, JSON bodies' content type, depth and encoding (core/edge.py). A layer with its own hook drops them.
-        before_request=chain_hooks(refuse_nul_parameters, guard_request),
+        # int64, JSON bodies' content type, depth and encoding (core/edge.py); then OPTIONS with the path's real
+        # Allow header (core/allow.py). A layer with its own hook drops them.
+        before_request=chain_hooks(refuse_nul_parameters, guard_request, answer_options),
         stores={"rate_limit": RedisStore.with_client(url=redis_url, namespace="flowgate:rate-limit")},
         openapi_config=OpenAPIConfig(
             title="Flowgate",

@@ -15,6 +15,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
+from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -154,6 +155,11 @@ class OptOutController(Controller):
         status_code=HTTP_201_CREATED,
         summary="Add an address to the unsubscription list (201), or extend its active entry (200)",
         description="Source `manual` from the UI, `api` from an API key. Durations add up (seed 000).",
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=OptOutOut, description="An active entry for the address was extended"
+            )
+        },
     )
     async def create_optout(
         self, principal: Caller, data: JSONBody[OptOutCreate], state: State

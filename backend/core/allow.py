@@ -6,6 +6,11 @@ never updates it for handlers registered after: ``/optout`` and ``/u/{token}`` a
 grouped in a controller register together and are not affected. :func:`options_for` makes an explicit
 handler that reads the path's methods from the app when asked, so it stays right whatever registers later;
 list it before the path's other handlers, since a path that has an ``OPTIONS`` handler gets no automatic one.
+
+The same stale list shows up on the API's paths (``OPTIONS /api/v1/api-keys`` said ``OPTIONS, POST``, no GET),
+where the automatic handlers come from controllers. Rather than an explicit handler per path,
+:func:`answer_options` runs in the application's ``before_request`` chain and answers every ``OPTIONS`` from
+the app's own method map, after the edge rules (an id out of range is still a 404).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 from litestar import Request, Response, route
 from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 _PARAM_TYPE = re.compile(r":[a-z]+}")
@@ -25,7 +31,19 @@ def allowed_methods(request: Request) -> str:
     methods: set[str] = {"OPTIONS"}
     for path in request.scope["route_handler"].paths:
         methods.update(request.app.route_handler_method_map.get(path, {}))
+    # An automatic handler's own path may be relative to its router: match the route by the template too.
+    template = request.scope.get("path_template")
+    for app_route in request.app.routes:
+        if isinstance(app_route, HTTPRoute) and app_route.path_format == template:
+            methods.update(app_route.methods)
     return ", ".join(sorted(methods))
+
+
+async def answer_options(request: Request) -> Response[None] | None:
+    """``before_request`` hook: answer an ``OPTIONS`` request with 204 and the path's real ``Allow``."""
+    if request.method != HttpMethod.OPTIONS:
+        return None
+    return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allowed_methods(request)})
 
 
 def options_for(path: str, *, tags: list[str] | None = None) -> HTTPRouteHandler:

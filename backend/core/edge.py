@@ -11,7 +11,7 @@ hook, after authentication and before the handler's arguments are parsed, and ap
 * a path integer outside 1 … 2^63-1 answers 404: no object can have that id;
 * a query integer (of the handler or of one of its dependencies, e.g. an export's filters) or any integer in
   a JSON body that does not fit in 64 bits answers 400 naming the field, before the first byte of a streamed
-  export is sent;
+  export is sent; a query id (:func:`is_id_name`) below 1 answers 400 too, since no row has it;
 * a JSON body must be sent as ``application/json`` (or ``application/*+json``), else 415 naming the type; a
   required body that is empty, a body that is not UTF-8 or not JSON, or JSON nested deeper than
   :data:`MAX_JSON_DEPTH` answers 400 saying what is wrong and where.
@@ -46,6 +46,11 @@ from backend.core.errors import FieldProblem, FlowgateError, InvalidInput
 MAX_ID = 2**63 - 1
 """The largest id a row can have: PostgreSQL's ``bigint`` and SQLite's ``INTEGER`` are signed 64-bit."""
 MIN_INT64 = -(2**63)
+MIN_ID = 1
+MAX_INT32 = 2**31 - 1
+"""The largest counter a PostgreSQL ``integer`` column holds (flow revisions and version numbers): a larger
+one in a request cannot match a row, and asyncpg refuses to even send it (a server error, not an answer)."""
+"""Ids start at 1 on both engines (PostgreSQL identities and SQLite rowids alike)."""
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects a JSON body may have. Flow graphs, the deepest bodies the API takes,
@@ -77,6 +82,15 @@ def check_int64(name: str, value: int, *, source: str) -> int:
     if not MIN_INT64 <= value <= MAX_ID:
         raise InvalidInput(name, f"{value} is out of range: a number here must fit in 64 bits", source=source)
     return value
+
+
+def is_id_name(name: str) -> bool:
+    """Whether an integer called ``name`` (a query key or body field) holds row ids: ``id``, ``…_id``, ``…_ids``.
+
+    Path integers are ids whatever their name. The OpenAPI document bounds the same names
+    (:mod:`backend.openapi`), so the document and this module agree on what an id is.
+    """
+    return name == "id" or name.endswith(("_id", "_ids"))
 
 
 @dataclass(frozen=True)
@@ -185,6 +199,18 @@ def _check_numbers(values: Iterator[tuple[str, Any]], source: str) -> None:
 
 def _check_query(request: Request[Any, Any, Any], keys: frozenset[str]) -> None:
     _check_numbers(((key, raw) for key in keys for raw in request.query_params.getall(key, [])), "query")
+    for key in keys:
+        if not is_id_name(key):
+            continue
+        for raw in request.query_params.getall(key, []):
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                continue  # not a number at all: Litestar's own validation names it
+            if value < MIN_ID:
+                raise InvalidInput(
+                    key, f"{value} is not an id: ids run from {MIN_ID} to {MAX_ID}", source="query"
+                )
 
 
 async def _check_form(request: Request[Any, Any, Any], fields: frozenset[str]) -> None:

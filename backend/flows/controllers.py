@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, post, put
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import UNSET
 
 from backend.core.database import contains_text
-from backend.core.edge import check_int64
+from backend.core.edge import MAX_INT32
 from backend.core.errors import InvalidInput
 from backend.core.pagination import CursorParam, LimitParam, Page, fetch_page
 from backend.flows import service
@@ -50,7 +51,12 @@ def _revision_from_if_match(value: str | None) -> int | None:
     text = value.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
         raise InvalidInput("If-Match", 'must be the ETag the API returned, e.g. "3"', source="header")
-    return check_int64("If-Match", int(text), source="header")
+    revision = int(text)
+    if revision > MAX_INT32:  # revisions live in an integer column; PostgreSQL could not compare this one
+        raise InvalidInput(
+            "If-Match", f"{revision} is not a revision this API gives (at most {MAX_INT32})", source="header"
+        )
+    return revision
 
 
 def _flow(row: dict[str, Any]) -> Response[FlowOut]:
@@ -143,6 +149,12 @@ class FlowController(Controller):
         "/{flow_id:int}/publish",
         status_code=HTTP_201_CREATED,
         summary="Freeze the draft as the next version; 422 with the problems when it is not valid",
+        # A draft equal to the latest version publishes nothing new: 200 with that version, not 201.
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                data_container=PublishOut, description="The draft equals the latest version: nothing new"
+            )
+        },
     )
     async def publish_flow(
         self, principal: Caller, flow_id: FromPath[int], data: JSONBody[PublishIn | None] = None

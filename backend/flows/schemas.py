@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
+from backend.core.edge import MAX_INT32
 from backend.core.schemas import Input, Output
 
 FlowName = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -17,6 +18,10 @@ GraphBody = Annotated[
     ),
 ]
 FlowStatus = Literal["draft", "published", "draft_ahead"]
+Revision = Annotated[
+    int, Meta(ge=1, le=MAX_INT32, description="A draft revision, as the flow's ETag gives it")
+]
+"""Revisions count from 1 in an ``integer`` column: a value out of that range is refused naming the field."""
 
 
 class FlowCreate(Input):
@@ -30,7 +35,7 @@ class FlowUpdate(Input):
 
     name: FlowName | UnsetType = UNSET
     graph: GraphBody | UnsetType = UNSET
-    revision: int | UnsetType = UNSET
+    revision: Revision | UnsetType = UNSET
     """Required unless sent as an ``If-Match`` header."""
 
 
@@ -40,7 +45,7 @@ class ValidateIn(Input):
 
 
 class PublishIn(Input):
-    revision: int | None = None
+    revision: Revision | None = None
     """Publish only if the draft is still at this revision."""
 
 

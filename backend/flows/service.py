@@ -11,6 +11,7 @@ from backend.audience.tables import Group
 from backend.audit import service as audit
 from backend.consent.tables import MarketingCategory
 from backend.core.database import is_unique_violation, locked, refused_while_referenced, transaction
+from backend.core.edge import MAX_INT32
 from backend.core.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
 from backend.flows.tables import Flow, FlowVersion
 from backend.workspaces.auth import Principal
@@ -307,6 +308,8 @@ def versions_query(workspace_id: int, flow_id: int, *columns: Any):
 
 
 async def _version_row(principal: Principal, flow_id: int, number: int) -> dict[str, Any]:
+    if not 1 <= number <= MAX_INT32:  # numbers live in an integer column: PostgreSQL refuses a larger one
+        raise NotFound(f"version {number} of flow", flow_id)
     row = await versions_query(principal.workspace_id, flow_id).where(FlowVersion.number == number).first()
     if row is None:
         raise NotFound(f"version {number} of flow", flow_id)

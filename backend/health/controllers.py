@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from backend.core import database
@@ -44,7 +45,17 @@ async def _timed(check: Awaitable[object]) -> Check:
     return Check(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-@get("/health", exclude_from_auth=True, tags=["health"], summary="Database, Redis and worker reachability")
+@get(
+    "/health",
+    exclude_from_auth=True,
+    tags=["health"],
+    summary="Database, Redis and worker reachability",
+    responses={
+        HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+            data_container=HealthOut, description="The database or Redis does not answer"
+        )
+    },
+)
 async def health(state: State) -> Response[HealthOut]:
     queue = state.queue
     db_check, redis_check = await asyncio.gather(_timed(database.ping()), _timed(queue.ping()))

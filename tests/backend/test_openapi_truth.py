@@ -4,6 +4,8 @@ public pages that take POST say so to ``OPTIONS``."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from backend.consent.tokens import make_unsubscribe_token
@@ -70,6 +72,8 @@ async def test_every_api_operation_documents_the_error_body(client):
         if not path.startswith("/api/"):
             continue
         for method, operation in operations.items():
+            if method == "options":
+                continue  # no credentials, no body: 204, or the edge's 400 and 404 (checked below)
             responses = operation["responses"]
             assert set(responses) >= ERROR_STATUSES, (method, path)
             if "requestBody" in operation:
@@ -116,3 +120,75 @@ async def test_request_schemas_forbid_the_unknown_properties_the_server_refuses(
         assert components[name].get("additionalProperties") is False, name
     # Responses stay open: a client must accept fields added later.
     assert components["ErrorBody"].get("additionalProperties") is None
+
+
+# --- ids and OPTIONS -----------------------------------------------------------------------------------------
+
+MAX_ID = 2**63 - 1
+
+
+def _integer_schemas(schema: dict, name: str = "") -> list[tuple[str, dict]]:
+    """(property name, schema) of every integer inside ``schema``, through unions, arrays and objects."""
+    found = []
+    kind = schema.get("type")
+    if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+        found.append((name, schema))
+    for key in ("oneOf", "anyOf", "allOf"):
+        for option in schema.get(key, []):
+            found.extend(_integer_schemas(option, name))
+    if isinstance(schema.get("items"), dict):
+        found.extend(_integer_schemas(schema["items"], name))
+    for child, value in (schema.get("properties") or {}).items():
+        found.extend(_integer_schemas(value, child))
+    return found
+
+
+def _is_id(name: str) -> bool:
+    return name == "id" or name.endswith(("_id", "_ids"))
+
+
+async def test_every_id_is_documented_from_1_to_the_largest_bigint(client):
+    schema = await _schema(client)
+    ids: list[tuple[str, dict]] = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                where = f"{method} {path} {parameter['in']} {parameter['name']}"
+                for name, integer in _integer_schemas(parameter["schema"], parameter["name"]):
+                    if parameter["in"] == "path" or (parameter["in"] == "query" and _is_id(name)):
+                        ids.append((where, integer))
+    for component, body in schema["components"]["schemas"].items():
+        for name, integer in _integer_schemas(body):
+            if _is_id(name):
+                ids.append((f"{component}.{name}", integer))
+            else:  # the edge refuses integers beyond 64 bits anywhere
+                assert integer.get("maximum", MAX_ID + 1) <= MAX_ID, (component, name)
+    wheres = {where for where, _ in ids}
+    assert "get /api/v1/flows/{flow_id} path flow_id" in wheres
+    assert "get /api/v1/messages query contact_id" in wheres
+    assert "CampaignCreate.flow_id" in wheres
+    for where, integer in ids:
+        assert integer.get("minimum") == 1 and integer.get("maximum") == MAX_ID, where
+    raw = (await client.get("/schema/openapi.json")).text
+    assert '"maximum":9223372036854775807' in raw.replace(" ", "")  # an integer, not a rounded float
+
+
+async def test_options_answers_every_api_path_without_credentials(client):
+    schema = await _schema(client)
+    checked = 0
+    for path, operations in schema["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        url = path.replace("{number}", "1").replace("{preview_id}", "x")
+        url = re.sub(r"\{\w+\}", "1", url)
+        response = await client.options(url)
+        assert response.status_code == 204, (path, response.text)
+        assert response.content == b""
+        documented = {method.upper() for method in operations}
+        assert set(response.headers["allow"].split(", ")) == documented, path
+        options = operations["options"]
+        assert options["security"] == [] and "Allow" in options["responses"]["204"]["headers"], path
+        checked += 1
+    assert checked > 50
+    # An id out of range is still no path at all, with or without credentials.
+    assert (await client.options("/api/v1/flows/0")).status_code == 404

@@ -275,3 +275,22 @@ async def test_an_import_form_with_ids_beyond_int64_names_the_field_and_stores_n
     _assert_problem(response, 400, "sender_mapping.Shop", "body")
     assert await Import.count() == 0
     assert await OptOutEntry.count() == 0
+
+
+async def test_every_id_query_parameter_below_1_names_itself(client, app, tenant):
+    """No row has id 0 or below: a query id there is a mistake, answered as one (the document says 1 …)."""
+    checked = set()
+    for path, method, operation in _operations(app):
+        for parameter in operation.get("parameters", []):
+            name = parameter["name"]
+            if parameter["in"] != "query" or not _is_integer(parameter.get("schema", {})):
+                continue
+            if not (name == "id" or name.endswith(("_id", "_ids"))):
+                continue
+            for value in ("0", "-3"):
+                response = await client.request(
+                    method, _openapi_path(path), params={name: value}, headers=tenant.headers()
+                )
+                _assert_problem(response, 400, name, "query")
+            checked.add(name)
+    assert {"category_id", "group_id", "sender_id", "flow_id"} <= checked

@@ -341,3 +341,47 @@ async def test_groups_and_categories_are_checked_against_the_workspace(client, t
     published = await client.post(f"/api/v1/flows/{flow['id']}/publish", headers=tenant.headers())
     assert published.status_code == 422
     assert {problem["code"] for problem in published.json()["errors"]} == {"unknown_reference"}
+
+
+# --- found by the API fuzzer (tests/backend/test_api_fuzz.py) ---------------------------------------------
+
+
+@pytest.mark.parametrize("revision", [0, -(2**63) + 1, 2**31, 2**63 - 1])
+async def test_a_revision_out_of_range_is_refused_naming_it_not_a_server_error(client, tenant, revision):
+    """Revisions live in an integer column: PostgreSQL refused a larger one with a server error."""
+    flow = await _create(client, tenant)
+    url = f"/api/v1/flows/{flow['id']}"
+    saved = await client.put(url, json={"revision": revision}, headers=tenant.headers())
+    assert saved.status_code == 400, saved.text
+    assert saved.json()["errors"][0]["field"] == "revision"
+    published = await client.post(f"{url}/publish", json={"revision": revision}, headers=tenant.headers())
+    assert published.status_code == 400, published.text
+    if revision > 0:
+        header = await client.put(
+            url, json={"name": "Again"}, headers={**tenant.headers(), "If-Match": f'"{revision}"'}
+        )
+        assert header.status_code == (409 if revision < 2**31 else 400), header.text
+
+
+async def test_a_version_number_beyond_any_stored_one_is_not_found(client, tenant):
+    """Version numbers live in an integer column too: 2^31 was a server error on PostgreSQL, not a 404."""
+    flow = await _create(client, tenant)
+    await client.post(f"/api/v1/flows/{flow['id']}/publish", headers=tenant.headers())
+    for number in (2**31, 2**63 - 1):
+        response = await client.get(f"/api/v1/flows/{flow['id']}/versions/{number}", headers=tenant.headers())
+        assert response.status_code == 404, response.text
+
+
+async def test_publishing_an_unchanged_draft_answers_the_documented_200(client, tenant):
+    flow = await _create(client, tenant)
+    url = f"/api/v1/flows/{flow['id']}/publish"
+    assert (await client.post(url, headers=tenant.headers())).status_code == 201
+    again = await client.post(url, headers=tenant.headers())
+    assert again.status_code == 200, again.text
+    assert again.json()["created"] is False
+    schema = (await client.get("/schema/openapi.json")).json()
+    documented = schema["paths"]["/api/v1/flows/{flow_id}/publish"]["post"]["responses"]
+    assert (
+        documented["200"]["content"]["application/json"]["schema"]
+        == documented["201"]["content"]["application/json"]["schema"]
+    )
