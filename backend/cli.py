@@ -146,8 +146,9 @@ def api(host: str, port: int) -> None:
     type=click.IntRange(min=1),
     default=None,
     help="Worker processes under one parent that forwards SIGTERM/SIGINT and restarts a process that dies. "
-    "Default: the number of cores on PostgreSQL; 1 on SQLite, whose single writer makes more processes "
-    "slower, not faster (README, Command line). 1 runs the worker in this process, with no parent.",
+    "Default: the number of cores on PostgreSQL; 1 on SQLite, where every process waits for the file's one "
+    "writer and a second one costs more CPU per message than it gains (README, Command line). "
+    "1 runs the worker in this process, with no parent.",
 )
 @click.option("--ready-fd", type=int, default=None, hidden=True)
 @click.option("--slot", type=int, default=None, hidden=True)
