@@ -45,7 +45,8 @@ MAX_RESTART_DELAY_S = 30.0
 STABLE_AFTER_S = 60.0
 """A worker that ran this long before it died is restarted after the first delay again, not a longer one."""
 STOP_TIMEOUT_S = 30.0
-"""How long a graceful stop may take (arq cancels running jobs, which re-queue, then closes its pools)."""
+"""How long a graceful stop may take: running jobs get ``backend.worker.GRACEFUL_STOP_S`` to finish, then
+arq cancels the rest (they re-queue) and closes its pools."""
 READY = b"ready\n"
 
 

@@ -80,6 +80,13 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
         await stack.aclose()
 
 
+GRACEFUL_STOP_S = 20
+"""On SIGTERM/SIGINT a long-lived worker takes no new job and gives the running ones this long to finish
+before arq cancels them. A send cancelled mid-request leaves its message ``unknown`` (never re-sent), so a
+deploy or a scale-down should not cut requests in flight; a job's chunks take seconds, not minutes. Below
+the supervisor's stop timeout (30 s) and docker-compose's ``stop_grace_period`` for the worker (35 s)."""
+
+
 def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10, **overrides: Any) -> Worker:
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
@@ -104,6 +111,7 @@ def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10,
         "keep_result": 3600,
         "burst": burst,
         "handle_signals": not burst,
+        "job_completion_wait": 0 if burst else GRACEFUL_STOP_S,
     }
     ctx = {**options["ctx"], **overrides.pop("ctx", {})}
     options.update(overrides)

@@ -95,3 +95,63 @@ async def test_health_reports_a_running_worker_and_its_absence(client, redis_url
             await running
         await worker.close()
     assert (await client.get("/health")).json()["worker"]["alive"] is False
+
+
+async def test_sigterm_lets_the_sends_in_flight_finish_instead_of_leaving_them_unknown(
+    client, tenant, redis_url, fake_providers
+):
+    """A deploy stops the worker with SIGTERM: requests already at the provider get their answer and
+    their messages end ``sent``; cancelled mid-request they would stay ``sending`` and end ``unknown``."""
+    import asyncio
+    import signal
+
+    from backend.core.queue import connect_queue
+    from backend.messages import service
+    from backend.messages.tables import Message
+    from tests.backend.messages.helpers import make_sender
+    from tests.conftest import _TMP, flowgate_command, subprocess_env
+    from tests.fakes.providers import reply
+    from tests.fakes.webhooks import wamid
+
+    sender = await make_sender(
+        client, tenant, "whatsapp_cloud", config=fake_providers.config("whatsapp_cloud")
+    )
+    slow = [
+        reply(200, {"messaging_product": "whatsapp", "messages": [{"id": wamid()}]}, delay=2.0)
+        for _ in range(3)
+    ]
+    fake_providers.script("whatsapp", *slow)
+    ids = [
+        (
+            await service.create_outbound(
+                tenant.id, sender, to=f"+35191200000{i}", kind="transactional", text="hi"
+            )
+        )["id"]
+        for i in range(3)
+    ]
+    queue = await connect_queue(redis_url)
+    await service.enqueue_sends(queue, ids)
+    await queue.aclose()
+
+    process = await asyncio.create_subprocess_exec(
+        *flowgate_command("worker", "--processes", "1"),
+        env=subprocess_env(FLOWGATE_REDIS_URL=redis_url),
+        cwd=_TMP,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            if len(fake_providers.sent("whatsapp")) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert len(fake_providers.sent("whatsapp")) == 3, "the worker never sent"
+        process.send_signal(signal.SIGTERM)  # all three requests are waiting for the provider's answer
+        assert await asyncio.wait_for(process.wait(), 40) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    statuses = await Message.select(Message.status).where(Message.id.is_in(ids))
+    assert [row["status"] for row in statuses] == ["sent"] * 3
