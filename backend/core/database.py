@@ -11,11 +11,15 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,28 @@ def prepare_sqlite_file(path: str) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
+async def keep_session_state(connection: asyncpg.Connection) -> None:
+    """The pool's ``reset``: nothing beyond what asyncpg always does on release.
+
+    asyncpg's default reset sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    whenever a connection goes back to the pool: one more round trip per query outside a transaction
+    (about 10 µs of the send worker's CPU per message). With a custom ``reset`` asyncpg still rolls back
+    a transaction left open and drops listeners first (``Connection._reset``, asyncpg ≥ 0.30); only
+    that query is skipped, and Flowgate leaves nothing for it to undo:
+
+    - advisory locks are transaction-scoped (``pg_advisory_xact_lock``, the consent ledger): released
+      at commit or rollback;
+    - cursors live inside transactions (Piccolo's ``batch``), which close them;
+    - nothing LISTENs (live hints travel over Redis);
+    - settings are ``SET LOCAL`` (the audience query) or fixed when connecting (``jit``, which
+      ``RESET ALL`` would keep anyway).
+
+    So every connection a query receives is as a new one would be. Session-level ``SET``, ``LISTEN``
+    or ``pg_advisory_lock`` on a pooled connection would break that: tests/backend/core/test_database_pool.py
+    searches the backend for them.
+    """
+
+
 @contextlib.asynccontextmanager
 async def database_connection(engine: Engine | None = None, pool_size: int = 10) -> AsyncIterator[Engine]:
     """Open what a long-running process needs: a pool on PostgreSQL, nothing on SQLite."""
@@ -67,7 +93,7 @@ async def database_connection(engine: Engine | None = None, pool_size: int = 10)
     # Only the opener closes the pool: an in-process worker beside the api (tests) shares it.
     owns_pool = isinstance(engine, PostgresEngine) and engine.pool is None
     if owns_pool:
-        await engine.start_connection_pool(min_size=1, max_size=pool_size)
+        await engine.start_connection_pool(min_size=1, max_size=pool_size, reset=keep_session_state)
     try:
         yield engine
     finally:

@@ -23,10 +23,16 @@ class SqliteSession:
     def __init__(self, engine: SQLiteEngine) -> None:
         self.engine = engine
         self.connection: aiosqlite.Connection | None = None
+        self.connects = 0
+        """Connections opened so far: one per worker process unless it was closed (observability: tests
+        prove that a worker's send jobs share this session rather than opening their own)."""
+        self.statements = 0
+        """Statements run so far, by every send job of the process (observability, as above)."""
 
     async def _connected(self) -> aiosqlite.Connection:
         if self.connection is None:
             self.connection = await aiosqlite.connect(**self.engine.connection_kwargs)
+            self.connects += 1
             await self.connection.execute("PRAGMA foreign_keys = 1")
             self.connection.row_factory = dict_factory  # type: ignore[assignment]
         return self.connection
@@ -35,6 +41,7 @@ class SqliteSession:
         """Run one statement written with Piccolo's ``{}`` placeholders; returns its rows as dicts."""
         await self._connected()
         assert self.connection is not None
+        self.statements += 1
         # One hop to the connection's thread (execute and fetch together): under load each hop back to
         # a busy event loop costs milliseconds.
         return list(await self.connection.execute_fetchall(sql.replace("{}", "?"), args))

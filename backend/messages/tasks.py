@@ -5,8 +5,9 @@ other domains enqueue it through :func:`backend.messages.service.enqueue_sends`.
 runs every minute (arq skips unique crons more frequent than that) and repairs what Redis lost.
 
 arq hands every job a fresh *copy* of the worker's context, so what all send jobs of a process must share
-(the chunk slots, SQLite's write lock and connection, the rate limiter) is made once by :func:`startup`
-and kept in the worker's own context as one :class:`SendPath`; a job never creates it.
+(the chunk slots, SQLite's write lock and connection or the PostgreSQL session, the rate limiter, the
+sender rows) is made once by :func:`startup` and kept in the worker's own context as one
+:class:`SendPath`; a job never creates it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arq import cron, func
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from backend.core.database import current_engine
-from backend.messages.dispatch import BACKOFF_BASE_S, CHUNKS_IN_FLIGHT, Dispatcher
+from backend.messages.dispatch import BACKOFF_BASE_S, CHUNKS_IN_FLIGHT, Dispatcher, SenderCache
+from backend.messages.pg_session import PostgresSession
 from backend.messages.ratelimit import RateLimiter
 from backend.messages.reconcile import reconcile
 from backend.messages.sqlite_session import SqliteSession
@@ -46,10 +49,13 @@ class SendPath:
     """At most :data:`CHUNKS_IN_FLIGHT` chunks claimed at once in this process, across all its jobs:
     a large backlog is claimed a few chunks at a time, well inside each claim's lease."""
     limiter: RateLimiter
+    senders: SenderCache = field(default_factory=SenderCache)
+    """Sender rows, reloaded only when a claim sees that one changed (no query per job)."""
     write_lock: asyncio.Lock | None = None
     """SQLite only: the process's send statements queue here, not in SQLite's busy-wait."""
-    session: SqliteSession | None = None
-    """SQLite only: one connection for the claim, gate and write-back statements."""
+    session: SqliteSession | PostgresSession | None = None
+    """Where the claim, gate and write-back statements run: on SQLite one connection; on PostgreSQL
+    the pool, straight through asyncpg (no Piccolo query compilation per statement)."""
 
 
 async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
@@ -59,6 +65,8 @@ async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None
     if isinstance(engine, SQLiteEngine):
         path.write_lock, path.session = asyncio.Lock(), SqliteSession(engine)
         stack.push_async_callback(path.session.aclose)
+    elif isinstance(engine, PostgresEngine):
+        path.session = PostgresSession(engine)
     ctx[SEND_PATH_KEY] = path
 
 
@@ -69,6 +77,7 @@ async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str
         slots=path.slots,
         write_lock=path.write_lock,
         session=path.session,
+        senders=path.senders,
         providers=ctx[PROVIDERS_KEY],
         queue=ctx["redis"],
         limiter=path.limiter,

@@ -166,21 +166,3 @@ async def test_the_rate_limit_holds_under_a_burst(client, tenant, redis_url, fak
     worst = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert worst <= rate + rate  # rate + capacity (a one-second burst)
     assert times[-1] - times[0] >= (60 - 2 * rate) / rate * 0.9
-
-
-async def test_send_jobs_of_one_worker_share_its_chunk_slots_and_sqlite_connection(redis_url):
-    """arq copies the context per job: the chunk limit must be the process's, not each job's."""
-    from backend.messages.tasks import SEND_PATH_KEY
-    from tests.backend.worker_probe import shared_objects
-
-    first, second, closed = await shared_objects(redis_url, SEND_PATH_KEY)
-    assert first == second
-    assert closed or not _on_sqlite()  # the SQLite connection is closed with the worker
-
-
-def _on_sqlite() -> bool:
-    from piccolo.engine.sqlite import SQLiteEngine
-
-    from backend.core.database import current_engine
-
-    return isinstance(current_engine(), SQLiteEngine)
