@@ -14,7 +14,8 @@ fuzzer sends ids the server can only refuse.
 
 ``OPTIONS`` answers without credentials on every path (204, the methods in ``Allow``): the API's paths get
 the operation here, since Litestar leaves its automatic ``OPTIONS`` handlers out of the document. The public
-pages answer HTML, errors included, and say so; a 204 has no body, so it documents none.
+pages answer HTML, errors included, and say so; a 204 has no body, so it documents none. An operation whose
+``format`` query parameter offers ``csv`` answers ``text/csv`` as well as JSON (a campaign's report).
 
 It runs once at start-up (``on_startup``), on the document object that ``/schema`` then serves.
 """
@@ -179,6 +180,20 @@ def _document_options(operation: Operation) -> None:
     operation.responses = responses
 
 
+def _document_csv_format(operation: Operation) -> None:
+    """``?format=csv`` (or ``Accept: text/csv``) turns the 200 into a CSV file: document both media types."""
+    offers_csv = False
+    for parameter in operation.parameters or []:
+        if isinstance(parameter, Parameter) and parameter.param_in == "query" and parameter.name == "format":
+            offers_csv = isinstance(parameter.schema, Schema) and "csv" in (parameter.schema.enum or [])
+    answer = (operation.responses or {}).get("200")
+    if offers_csv and isinstance(answer, OpenAPIResponse):
+        answer.content = {
+            **(answer.content or {}),
+            "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+        }
+
+
 def _no_content(operation: Operation) -> None:
     """A 204 has no body (RFC 9110 15.3.5); Litestar documents a JSON ``null`` one."""
     answer = (operation.responses or {}).get("204")
@@ -284,6 +299,7 @@ def complete_openapi(app: Litestar) -> None:
                 _document_options(operation)
             elif _is_json_api(path):
                 _document_errors(path, operation)
+                _document_csv_format(operation)
             elif path != "/health":
                 _document_page(operation, method)
             _no_content(operation)

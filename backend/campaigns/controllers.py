@@ -253,7 +253,7 @@ class CampaignController(Controller):
         ] = None,
         cursor: CursorParam = None,
         limit: LimitParam = 50,
-    ) -> Response:
+    ) -> Response[Page[ReportRow]]:  # or the CSV Stream: the document adds text/csv (backend/openapi.py)
         row = await service.get_row(principal.workspace_id, campaign_id)
         channel = row.get("channel") or ""
         wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))

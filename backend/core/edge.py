@@ -12,6 +12,9 @@ hook, after authentication and before the handler's arguments are parsed, and ap
 * a query integer (of the handler or of one of its dependencies, e.g. an export's filters) or any integer in
   a JSON body that does not fit in 64 bits answers 400 naming the field, before the first byte of a streamed
   export is sent; a query id (:func:`is_id_name`) below 1 answers 400 too, since no row has it;
+* a query time that cannot be expressed in UTC (``0001-01-01T00:00:00+08:00`` is in year 0 there) answers 400
+  naming it, where Python's ``astimezone`` would raise ``OverflowError`` in the query (request bodies: the same
+  rule in :class:`backend.core.schemas.Input`);
 * a JSON body must be sent as ``application/json`` (or ``application/*+json``), else 415 naming the type; a
   required body that is empty, a body that is not UTF-8 or not JSON, or JSON nested deeper than
   :data:`MAX_JSON_DEPTH` answers 400 saying what is wrong and where.
@@ -28,6 +31,7 @@ import types
 import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -104,6 +108,8 @@ class _HandlerPlan:
     """Query keys (aliases) that the handler or a dependency reads as integers."""
     int_form_fields: frozenset[str] = field(default_factory=frozenset)
     """Fields of a form body (``multipart/form-data``, urlencoded) that the handler reads as integers."""
+    time_queries: frozenset[str] = field(default_factory=frozenset)
+    """Query keys that the handler or a dependency reads as datetimes."""
 
 
 _PLANS: dict[HTTPRouteHandler, _HandlerPlan] = {}
@@ -112,12 +118,36 @@ _PLANS: dict[HTTPRouteHandler, _HandlerPlan] = {}
 
 def _is_int_annotation(annotation: Any) -> bool:
     """True for ``int``, ``int | None``, ``Annotated[int, …]`` and lists of those (never for ``bool``)."""
+    return _is_annotation_of(annotation, int)
+
+
+def _is_annotation_of(annotation: Any, kind: type) -> bool:
+    """True for ``kind``, ``kind | None``, ``Annotated[kind, …]`` and lists of those (never for ``bool``)."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _is_int_annotation(typing.get_args(annotation)[0])
+        return _is_annotation_of(typing.get_args(annotation)[0], kind)
     if origin in (typing.Union, types.UnionType, list, tuple, set, frozenset):
-        return any(_is_int_annotation(arg) for arg in typing.get_args(annotation) if arg is not type(None))
-    return isinstance(annotation, type) and issubclass(annotation, int) and not issubclass(annotation, bool)
+        return any(
+            _is_annotation_of(arg, kind) for arg in typing.get_args(annotation) if arg is not type(None)
+        )
+    return isinstance(annotation, type) and issubclass(annotation, kind) and not issubclass(annotation, bool)
+
+
+def check_utc(name: str, value: datetime, *, source: str) -> datetime:
+    """``value`` unchanged if it can be expressed in UTC (the database compares in UTC), else
+    :class:`InvalidInput` naming ``name``: ``0001-01-01T00:00:00+08:00`` is in year 0 in UTC, which Python's
+    ``datetime`` cannot hold, and converting it raised ``OverflowError`` deep inside a query (a 500)."""
+    if value.tzinfo is None:
+        return value
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            name,
+            f"{value.isoformat()} is out of range: in UTC it falls outside the years 1 to 9999",
+            source=source,
+        ) from None
+    return value
 
 
 def _query_fields(
@@ -157,12 +187,12 @@ def _plan(handler: HTTPRouteHandler) -> _HandlerPlan:
     dependencies = handler.resolve_dependencies()
     paths = [getattr(layer, "path", "") for layer in handler.ownership_layers] + list(handler.paths)
     path_names = {name for path in paths for name in _PATH_PARAM.findall(path)}
-    int_queries = frozenset(
-        key
-        for key, definition in _query_fields(
-            {**handler.resolve_layered_parameters(), **parameters}, dependencies, path_names, set()
-        )
-        if _is_int_annotation(definition.annotation)
+    queries = list(
+        _query_fields({**handler.resolve_layered_parameters(), **parameters}, dependencies, path_names, set())
+    )
+    int_queries = frozenset(key for key, definition in queries if _is_int_annotation(definition.annotation))
+    time_queries = frozenset(
+        key for key, definition in queries if _is_annotation_of(definition.annotation, datetime)
     )
     json_body = body_required = False
     int_form_fields: frozenset[str] = frozenset()
@@ -175,7 +205,9 @@ def _plan(handler: HTTPRouteHandler) -> _HandlerPlan:
             form_type = data.annotation
             hints = typing.get_type_hints(form_type) if isinstance(form_type, type) else {}
             int_form_fields = frozenset(name for name, hint in hints.items() if _is_int_annotation(hint))
-    plan = _PLANS[handler] = _HandlerPlan(json_body, body_required, int_queries, int_form_fields)
+    plan = _PLANS[handler] = _HandlerPlan(
+        json_body, body_required, int_queries, int_form_fields, time_queries
+    )
     return plan
 
 
@@ -211,6 +243,16 @@ def _check_query(request: Request[Any, Any, Any], keys: frozenset[str]) -> None:
                 raise InvalidInput(
                     key, f"{value} is not an id: ids run from {MIN_ID} to {MAX_ID}", source="query"
                 )
+
+
+def _check_times(request: Request[Any, Any, Any], keys: frozenset[str]) -> None:
+    for key in keys:
+        for raw in request.query_params.getall(key, []):
+            try:
+                value = datetime.fromisoformat(raw.strip())
+            except ValueError:
+                continue  # not a time at all: Litestar's own validation names it
+            check_utc(key, value, source="query")
 
 
 async def _check_form(request: Request[Any, Any, Any], fields: frozenset[str]) -> None:
@@ -293,6 +335,8 @@ async def guard_request(request: Request[Any, Any, Any]) -> None:
     plan = _plan(handler)
     if plan.int_queries:
         _check_query(request, plan.int_queries)
+    if plan.time_queries:
+        _check_times(request, plan.time_queries)
     if plan.json_body:
         await _check_json_body(request, plan.body_required)
     elif plan.int_form_fields:

@@ -19,7 +19,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger(__name__)
 
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required|text) field `([^`]+)`")  # text: core/text.py
+# text: core/text.py; time: core/schemas.py
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required|text|time) field `([^`]+)`")
 
 
 class FieldProblem(msgspec.Struct, omit_defaults=True):

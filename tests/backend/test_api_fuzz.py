@@ -17,6 +17,7 @@ a worker thread and each request is handed to the session loop, where the shared
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -44,10 +45,10 @@ from tests.backend.campaigns.helpers import ONE_MESSAGE, campaign_body, publishe
 from tests.backend.senders.helpers import BODIES
 from tests.conftest import Tenant
 
-EXAMPLES_PER_MODE = 10
+EXAMPLES_PER_MODE = int(os.environ.get("FLOWGATE_FUZZ_EXAMPLES", "10"))
 """Generated requests per operation and mode (valid / schema-breaking / valid on existing objects): enough
 to cross every field's type and bounds a few times, few enough that the ~140 operations (OPTIONS included)
-run in under two minutes on one core."""
+run in under two minutes on one core. Set FLOWGATE_FUZZ_EXAMPLES higher for a deeper run by hand."""
 
 CHECKS = [
     not_a_server_error,

@@ -1100,3 +1100,15 @@ async def test_a_transactional_campaign_on_a_bypass_group_does_not_filter_opt_ou
     assert audience["opt_out_filter_applied"] is True
     assert audience["eligible"] == 3
     assert audience["excluded"]["opted_out"] == 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("start_at", "0001-01-01T00:00:01+08:00"), ("end_at", "9999-12-31T23:00:00-05:00")]
+)
+async def test_a_time_outside_utc_s_years_is_refused_naming_it_not_a_server_error(
+    client, tenant, world, field, value
+):
+    """Found by the API fuzzer: year 1 at +08:00 is year 0 in UTC, and converting it raised OverflowError."""
+    response = await client.post(API, json=world.body(**{field: value}), headers=tenant.headers())
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == field

@@ -294,3 +294,37 @@ async def test_every_id_query_parameter_below_1_names_itself(client, app, tenant
                 _assert_problem(response, 400, name, "query")
             checked.add(name)
     assert {"category_id", "group_id", "sender_id", "flow_id"} <= checked
+
+
+OUT_OF_UTC = "0001-01-01T00:00:01+08:00"  # year 0 in UTC: Python's datetime cannot hold it
+
+
+async def test_every_time_query_parameter_outside_utc_s_years_names_itself(client, app, tenant):
+    """Found by the API fuzzer: such a time reached the query and raised OverflowError (a 500, both engines)."""
+    checked = set()
+    for path, method, operation in _operations(app):
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            options = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+            if parameter["in"] != "query" or not any(o.get("format") == "date-time" for o in options):
+                continue
+            name = parameter["name"]
+            response = await client.request(
+                method, _openapi_path(path), params={name: OUT_OF_UTC}, headers=tenant.headers()
+            )
+            _assert_problem(response, 400, name, "query")
+            checked.add((path, name))
+    assert {("/api/v1/contacts", "updated_since"), ("/api/v1/consent-events", "since")} <= checked
+
+
+async def test_a_body_time_outside_utc_s_years_names_its_field(client, tenant):
+    for path, body, field in [
+        ("/api/v1/api-keys", {"name": "k", "role": "viewer", "expires_at": OUT_OF_UTC}, "expires_at"),
+        (
+            "/api/v1/optouts",
+            {"channel": "sms", "address": "+351911111111", "valid_until": OUT_OF_UTC},
+            "valid_until",
+        ),
+    ]:
+        response = await client.post(path, json=body, headers=tenant.headers())
+        _assert_problem(response, 400, field, "body")
