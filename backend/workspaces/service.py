@@ -396,7 +396,9 @@ async def delete_user(principal: Principal, user_id: int) -> None:
         row = await get_user(principal, user_id)
         if row["role"] == Role.admin.value and not await _other_admins(principal.workspace_id, user_id):
             raise Conflict("the workspace's last admin cannot be deleted")
-        await User.delete().where(User.id == user_id)
+        # Recorded first: an admin may delete their own user, and a record written after the delete would
+        # name a user (and credential) that no longer exist (a foreign key error on PostgreSQL). The delete
+        # then clears the record's links and keeps its actor label.
         await audit.record(
             principal,
             "user.deleted",
@@ -404,6 +406,7 @@ async def delete_user(principal: Principal, user_id: int) -> None:
             target_id=user_id,
             data={"email": row["email"]},
         )
+        await User.delete().where(User.id == user_id)
 
 
 # --- settings ---------------------------------------------------------------------------------------

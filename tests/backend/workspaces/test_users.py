@@ -104,3 +104,18 @@ async def test_bad_cursor_and_limit_name_the_parameter(client, tenant):
     response = await client.get("/api/v1/users", params={"limit": 0}, headers=tenant.headers())
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "limit"
+
+
+async def test_an_admin_may_delete_their_own_user_and_the_audit_log_keeps_who_did_it(client, tenant):
+    """Found by the API fuzzer: the audit record was written after the delete and named the deleted user,
+    a foreign key error (a 500) on PostgreSQL."""
+    from backend.audit.tables import AuditEvent
+
+    me = (await client.get("/api/v1/auth/me", headers=tenant.headers())).json()
+    assert (await _create(client, tenant, email="second@example.com", role="admin")).status_code == 201
+    deleted = await client.delete(f"/api/v1/users/{me['user']['id']}", headers=tenant.headers())
+    assert deleted.status_code == 204, deleted.text
+    event = await AuditEvent.select().where(AuditEvent.action == "user.deleted").first()
+    assert event["target_id"] == str(me["user"]["id"])
+    assert event["actor_user"] is None  # the user is gone; the label still says who it was
+    assert event["actor_label"]
