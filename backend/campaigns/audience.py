@@ -15,6 +15,7 @@ gets enrolled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -297,5 +298,8 @@ async def eligible_contacts(
     for row in rows:
         for column in ("attributes", "tags"):
             if isinstance(row[column], str):
-                row[column] = json.loads(row[column])
+                # Text that is not JSON (a bad write) stays as it is: the runs engine refuses it for this
+                # contact alone, with the reason, instead of this batch failing for everyone in it.
+                with contextlib.suppress(ValueError):
+                    row[column] = json.loads(row[column])
     return rows

@@ -11,16 +11,19 @@ process installs it in its lifespan (:func:`install`).
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
-from arq import cron, func
+from arq import Retry, cron, func
 
 from backend.campaigns import scheduler, triggers
 from backend.campaigns.stats import CampaignBridge, ConsentCounter, MessageCounter
 from backend.consent import observers as consent_observers
 from backend.core import ticker
 from backend.messages import observers
-from backend.runs import hooks
+from backend.runs import hooks, poison
+
+log = logging.getLogger(__name__)
 
 TICKERS_KEY = "tickers"
 SCHEDULER_TICK_S = 1.0
@@ -28,6 +31,8 @@ TRIGGER_JOB_TIMEOUT_S = 600
 LANE_JOB_TIMEOUT_S = 3600
 """A lane starts batch after batch: a million-member trigger keeps its four lanes busy for minutes. A lane
 killed mid-way is revived by the minute's sweep long before arq would retry it."""
+TRANSIENT_RETRY_S = 5.0
+"""A lane that met a busy or unreachable database runs again after this, times its try number."""
 
 
 _installed: list[tuple[CampaignBridge, MessageCounter, ConsentCounter]] = []
@@ -77,7 +82,18 @@ async def run_trigger(ctx: dict[str, Any], trigger_id: int) -> dict[str, Any]:
 
 
 async def run_lane(ctx: dict[str, Any], trigger_id: int, lane: int) -> dict[str, Any]:
-    return await triggers.run_lane(trigger_id, queue=ctx["redis"])
+    """Start the trigger's pending batches. A member whose first step fails is set aside by the runs
+    engine; a busy or lost database fails the batch instead, and arq runs the lane again a little later
+    (up to its ``max_tries``, then :func:`revive_campaign_work` finds the batch still pending): no
+    member is charged for the database's moment."""
+    try:
+        return await triggers.run_lane(trigger_id, queue=ctx["redis"])
+    except Exception as exc:
+        if not poison.is_transient(exc):
+            raise
+        tries = int(ctx.get("job_try") or 1)
+        log.warning("lane of trigger %s failed for now (try %d): %s", trigger_id, tries, poison.describe(exc))
+        raise Retry(defer=TRANSIENT_RETRY_S * tries) from exc
 
 
 async def revive_campaign_work(ctx: dict[str, Any]) -> dict[str, int]:

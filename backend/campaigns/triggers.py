@@ -10,7 +10,10 @@ creates the runs of a batch's members who are still eligible and steps them (the
 stored, queued and enqueued), in one transaction with the batch's ``done``: a batch that runs twice
 starts no one twice (``(campaign, contact, entry)`` is unique). While the campaign is paused the lanes
 stop and its batches wait ``pending``; resume starts the lanes again, and so does the sweeper when they
-were lost. The trigger is ``done`` when its last batch is.
+were lost. The trigger is ``done`` when its last batch is. A member whose first step fails does not hold
+the batch back: the others start, and that member gets a run carrying the failure, which the runs
+sweeper tries a few times more and then ends ``failed`` (:mod:`backend.runs.enroll`). A busy or lost
+database fails the lane's job instead, which is retried (:mod:`backend.campaigns.tasks`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from backend.campaigns import service
 from backend.campaigns.audience import eligible_contacts, eligible_page
 from backend.campaigns.tables import Campaign, CampaignBatch, CampaignTrigger
 from backend.core.database import current_engine, locked, transaction
-from backend.runs import engine
+from backend.runs import engine, enroll
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +170,9 @@ async def start_next_batch(trigger_id: int, *, queue: Any, now: datetime | None 
             return {"status": "empty"}
         audience = await service.audience_of(campaign["workspace"], campaign)
         contacts = await eligible_contacts(audience, after=batch["after"], last=batch["last"], now=moment)
-        after = await engine.start_new(
+        # A contact whose first step fails is set aside with a run that says why (backend/runs/enroll.py):
+        # the others start, and the batch is done, instead of failing again on every retry.
+        after = await enroll.start_new_isolating(
             [
                 engine.NewRun(
                     workspace_id=campaign["workspace"],

@@ -213,10 +213,20 @@ async def start_new(runs: list[NewRun], *, now: datetime) -> AfterCommit:
 
 def seed_of(new: NewRun) -> int:
     """Random splits are reproducible per contact and entry of a campaign (or flow), whatever the run's id."""
-    digest = hashlib.blake2b(
-        f"{new.campaign_id}:{new.flow_id}:{new.contact['id']}:{new.entry}".encode(), digest_size=8
-    ).digest()
+    return _seed(new.campaign_id, new.flow_id, new.contact["id"], new.entry)
+
+
+def _seed(campaign_id: int | None, flow_id: int, contact_id: int, entry: int) -> int:
+    digest = hashlib.blake2b(f"{campaign_id}:{flow_id}:{contact_id}:{entry}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def _start_seed(row: dict[str, Any]) -> int:
+    """The seed of a stored run not started yet: a campaign's run (one whose first start failed in its
+    batch, :mod:`backend.runs.enroll`) gets the seed it would have had in its batch; others their id."""
+    if row["campaign_id"] is None:
+        return row["id"]
+    return _seed(row["campaign_id"], row["flow"], row["contact"], row["entry"])
 
 
 # --- one batch ---------------------------------------------------------------------------------------
@@ -327,7 +337,7 @@ class _Batch:
             )
             if state is None:
                 snapshot = self.snapshots.get(row["id"]) or snapshot_of(contact)
-                work.queue.append((None, Start(contact=snapshot, seed=row["id"])))
+                work.queue.append((None, Start(contact=snapshot, seed=_start_seed(row))))
             for event in by_run.get(row["id"], []):
                 work.queue.append((event["id"], decode_event(event["event"])))
             self.works.append(work)
@@ -784,15 +794,28 @@ def _new_row(work: _Work, now: datetime) -> tuple[Any, ...]:
 
 
 def snapshot_of(contact: dict[str, Any]) -> ContactSnapshot:
+    """The contact as a run starts with it. Stored attributes or tags of the wrong shape (a bad write,
+    JSON encoded twice) raise a ValueError naming them: the run's failure then says what to repair
+    (:mod:`backend.runs.poison`), instead of a flow guessing at them."""
     return ContactSnapshot(
         id=contact["id"],
         name=contact["name"] or "",
         phone=contact["phone"] or "",
         email=contact["email"] or "",
         timezone=contact["timezone"] or contact.get("workspace_timezone") or "UTC",
-        attributes=dict(contact["attributes"] or {}),
-        tags=list(contact["tags"] or []),
+        attributes=dict(_stored(contact, "attributes", dict, "a JSON object")),
+        tags=list(_stored(contact, "tags", list, "a JSON list")),
     )
+
+
+def _stored(contact: dict[str, Any], column: str, shape: type, what: str) -> Any:
+    value = contact[column] or shape()
+    if not isinstance(value, shape):
+        raise ValueError(
+            f"contact {contact['id']}: its stored {column} are not {what} but {type(value).__name__} "
+            f"{str(value)[:80]!r}; correct the contact's {column}"
+        )
+    return value
 
 
 async def load_contacts(contact_ids: set[int]) -> dict[int, dict[str, Any]]:

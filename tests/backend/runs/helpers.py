@@ -187,3 +187,15 @@ def soon(**delta: float) -> datetime:
 
 def close_to(actual: datetime, expected: datetime, seconds: float = 120) -> bool:
     return abs((actual - expected).total_seconds()) <= seconds
+
+
+TWICE_ENCODED = '"{\\"tier\\": \\"gold\\"}"'
+"""Contact attributes as a writer that JSON-encoded them twice leaves them: a JSON string holding JSON."""
+
+
+async def damage_attributes(contact_id: int) -> None:
+    """Store the contact's attributes encoded twice, as a bad write would (the run that starts with them
+    fails: backend/runs/engine.py ``snapshot_of``)."""
+    from backend.audience.tables import Contact
+
+    await Contact.raw('UPDATE "contacts" SET attributes = {} WHERE id = {}', TWICE_ENCODED, contact_id)
