@@ -17,6 +17,7 @@ a worker thread and each request is handed to the session loop, where the shared
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 from collections import Counter, defaultdict
@@ -213,7 +214,9 @@ MAY_REVOKE_THE_CALLER = frozenset(
 async def _keep_an_admin_key(client: httpx.AsyncClient, tenant: Tenant, principal: Principal) -> None:
     """After a request that may have revoked the admin key, make a new one, or every later request is a 401."""
     if (await client.get("/api/v1/auth/me", headers=tenant.headers())).status_code == 401:
-        token, _ = await service.create_api_key(principal, "fuzz admin", Role.admin, None, datetime.now(UTC))
+        # A key of no user: the admin's own user may be the one that was deleted.
+        keeper = dataclasses.replace(principal, user_id=None)
+        token, _ = await service.create_api_key(keeper, "fuzz admin", Role.admin, None, datetime.now(UTC))
         tenant.keys["admin"] = token
 
 
