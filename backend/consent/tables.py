@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     JSON,
+    BigInt,
     BigSerial,
     Boolean,
     ForeignKey,
@@ -67,11 +68,11 @@ class ConsentEvent(Table, tablename="consent_events"):
     kind = Varchar(length=16)
     """opt_out · opt_in · extended (a manual entry's validity added to an active one)"""
     source = Varchar(length=32)
-    category_id = Integer(null=True, default=None)
+    category_id = BigInt(null=True, default=None)
     category_name = Varchar(length=100, default="")
-    sender_id = Integer(null=True, default=None)
+    sender_id = BigInt(null=True, default=None)
     sender_name = Varchar(length=200, default="")
-    entry_id = Integer(null=True, default=None)
+    entry_id = BigInt(null=True, default=None)
     valid_until = Timestamptz(null=True, default=None)
     actor = Varchar(length=200, default="")
     reason = Text(default="")

@@ -186,3 +186,25 @@ async def test_api_writes_enqueue_their_deliveries(client, tenant, redis):
     assert [row["event_type"] for row in deliveries] == ["consent.opted_out", "consent.opted_in"]
     queued = {job.decode() for job in await redis.zrange("arq:queue", 0, -1)}
     assert {f"webhook:{row['id']}:0" for row in deliveries} <= queued
+
+
+async def test_events_keep_references_to_ids_beyond_32_bits(tenant):
+    """Categories, senders and entries have 64-bit ids; the history must store whichever one it names
+    (a 32-bit column refused ids past 2^31 on PostgreSQL)."""
+    big = 2**40 + 7
+    await ConsentEvent.insert(
+        ConsentEvent(
+            workspace=tenant.id,
+            channel="sms",
+            address=PHONE_A,
+            kind="opt_out",
+            source="api",
+            category_id=big,
+            sender_id=big + 1,
+            entry_id=big + 2,
+        )
+    )
+    stored = await ConsentEvent.select(
+        ConsentEvent.category_id, ConsentEvent.sender_id, ConsentEvent.entry_id
+    ).first()
+    assert stored == {"category_id": big, "sender_id": big + 1, "entry_id": big + 2}
