@@ -16,8 +16,9 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import senders as senders_api
 from ui.clients.senders import SenderInfo
+from ui.components.copy_field import copy_field
 from ui.components.page_states import action_failed
-from ui.components.sender_parts import CARD, copy_field
+from ui.components.sender_parts import CARD
 from ui.components.sender_rules import PROVIDERS, WEBHOOK_STEPS, new_verify_token, viber_set_webhook_command
 from ui.session import Session
 

@@ -29,27 +29,6 @@ def section_title(title: str, text: str = "") -> None:
             ui.label(text).classes("text-sm text-slate-600")
 
 
-def copy_field(label: str, value: str, marker: str, *, multiline: bool = False) -> ui.input:
-    """A read-only field with a copy button, for what people paste into a provider's dashboard
-    (``multiline``: wrapped in full, for a command too long for one line)."""
-    element = (
-        (ui.textarea(label, value=value).props("autogrow") if multiline else ui.input(label, value=value))
-        .props('outlined dense readonly stack-label input-class="font-mono text-sm"')
-        .classes("w-full")
-        .mark(marker)
-    )
-    with element.add_slot("append"):
-
-        def copy() -> None:
-            ui.clipboard.write(value)
-            ui.notify(f"{label} copied to the clipboard.", type="positive")
-
-        ui.button(icon="content_copy", on_click=copy).props(
-            f'flat round dense color=primary aria-label="Copy {label}"'
-        ).tooltip("Copy").mark(f"copy-{marker}")
-    return element
-
-
 def confirm_delete(
     session: Session, sender: SenderInfo, after: Callable[[], Awaitable[None] | None], here: str
 ) -> None:

@@ -132,26 +132,6 @@ def page_dialog() -> ui.dialog:
         return transient_dialog()
 
 
-def copy_field(label: str, value: str, marker: str, *, secret: bool = False) -> ui.input:
-    """A read-only field with a copy button: for keys, secrets and URLs people paste elsewhere."""
-    field = (
-        ui.input(label, value=value)
-        .props("outlined readonly stack-label" + (' input-class="font-mono text-sm"' if secret else ""))
-        .classes("w-full")
-        .mark(marker)
-    )
-    with field.add_slot("append"):
-
-        def copy() -> None:
-            ui.clipboard.write(value)
-            ui.notify(f"{label} copied to the clipboard.", type="positive")
-
-        ui.button(icon="content_copy", on_click=copy).props(
-            f'flat round dense color=primary aria-label="Copy {label}"'
-        ).tooltip("Copy").mark(f"copy-{marker}")
-    return field
-
-
 def shown_once(what: str) -> None:
     """The warning next to a secret the API returns once and never again."""
     with ui.row().classes("w-full items-start gap-2 no-wrap rounded-lg bg-amber-50 p-3").mark("shown-once"):

@@ -22,10 +22,10 @@ from phonenumbers import geocoder
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Settings
+from ui.components.copy_field import copy_field
 from ui.components.page_states import action_failed, problem_card, to_login
 from ui.components.settings_parts import (
     CARD,
-    copy_field,
     detail_in_words,
     in_words,
     section_title,
@@ -362,7 +362,7 @@ class WorkspacePage:
                 "address; it applies to the whole workspace. Link it from your website, emails and "
                 "messages.",
             )
-            copy_field("Opt-out form address", url, "optout-form-url")
+            copy_field("Opt-out form address", url, "optout-form-url", mono=False, dense=False)
             with ui.row().classes("w-full items-center gap-3"):
                 ui.link("Open the form", url, new_tab=True).classes("text-sm text-primary").mark(
                     "open-optout-form"

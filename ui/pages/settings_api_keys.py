@@ -17,6 +17,7 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import ApiKey, NewApiKey
+from ui.components.copy_field import copy_field
 from ui.components.page_states import action_failed, empty_card, problem_card, to_login
 from ui.components.paged_list import CARD, HEADER_ROW, PagedList, count_and_more
 from ui.components.settings_parts import (
@@ -28,7 +29,6 @@ from ui.components.settings_parts import (
     ROLES,
     admins_only,
     badge,
-    copy_field,
     detail_in_words,
     field_errors,
     in_words,
@@ -328,7 +328,7 @@ class CreateKeyDialog:
                 f"{ROLES.get(created['role'], created['role'])} key. Paste it into the program's settings; "
                 "it sends it as Authorization: Bearer <key>."
             ).classes("text-sm text-slate-600")
-            copy_field("API key", created["key"], "new-api-key", secret=True)
+            copy_field("API key", created["key"], "new-api-key", dense=False)
             shown_once("key")
             with ui.row().classes("w-full justify-end pt-2"):
                 ui.button("I have copied it", icon="done", on_click=self.dialog.close).props(

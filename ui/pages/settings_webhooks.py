@@ -16,6 +16,7 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Delivery, NewWebhook, Webhook
+from ui.components.copy_field import copy_field
 from ui.components.page_states import action_failed, empty_card, problem_card, to_login
 from ui.components.paged_list import HEADER_ROW, PagedList, count_and_more
 from ui.components.settings_parts import (
@@ -23,7 +24,6 @@ from ui.components.settings_parts import (
     BADGE_GREY,
     admins_only,
     badge,
-    copy_field,
     detail_in_words,
     field_errors,
     in_words,
@@ -382,7 +382,7 @@ class AddWebhookDialog:
                 "Each delivery carries webhook-id, webhook-timestamp and webhook-signature headers; verify "
                 "the signature with this secret (any Standard Webhooks library does) before trusting it."
             ).classes("text-sm text-slate-600")
-            copy_field("Signing secret", created["secret"], "webhook-secret", secret=True)
+            copy_field("Signing secret", created["secret"], "webhook-secret", dense=False)
             shown_once("signing secret")
             with ui.row().classes("w-full justify-end gap-2 pt-2"):
 
