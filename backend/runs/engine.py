@@ -151,25 +151,20 @@ async def _drive_isolating(
     after: AfterCommit,
     errors: dict[int, str],
 ) -> None:
-    """Step ``run_ids`` in one transaction; if that fails on something other than a transient error,
-    step each half again on its own, down to single runs, so the runs that fail are found and the others
-    commit (:mod:`backend.runs.poison`). One bad run among 500 costs about three times the batch's work;
-    the failing runs' errors are collected in ``errors`` for :func:`poison.record`."""
-    try:
+    """Step ``run_ids`` in one transaction; the runs that make it fail are found by
+    :func:`poison.isolate` and their errors collected in ``errors`` for :func:`poison.record`, while the
+    others commit."""
+
+    async def attempt(part: list[int]) -> None:
         async with transaction():
-            batch_after = await step_in_transaction(run_ids, now=now, snapshots=snapshots)
-    except Exception as exc:
-        if poison.is_transient(exc):
-            raise
-        if len(run_ids) == 1:
-            errors[run_ids[0]] = poison.describe(exc)
-            log.debug("run %s: step failed", run_ids[0], exc_info=True)
-            return
-        middle = len(run_ids) // 2
-        await _drive_isolating(run_ids[:middle], now, snapshots, after, errors)
-        await _drive_isolating(run_ids[middle:], now, snapshots, after, errors)
-        return
-    after.merge(batch_after)
+            batch_after = await step_in_transaction(part, now=now, snapshots=snapshots)
+        after.merge(batch_after)
+
+    def failed(run_id: int, error: str) -> None:
+        errors[run_id] = error
+        log.debug("run %s: step failed: %s", run_id, error)
+
+    await poison.isolate(run_ids, attempt, failed)
 
 
 async def step_in_transaction(
