@@ -156,6 +156,13 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy and idle so far, from ``/proc/stat`` (Linux)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     """The pids of a process's children (a ``flowgate worker --processes N`` parent's workers)."""
     try:
@@ -275,6 +282,7 @@ async def main(
         print(f"inserted {len(ids):,} queued messages")
         sink_before = _process_cpu(sink_pid)
         workers = await WorkerTree.start(processes, worker_env)
+        machine_before = machine_cpu()
         print(workers.startup_line())
         spy = None
         if profile:  # py-spy (pip install py-spy) samples the worker(s): collapsed stacks for flame graphs
@@ -307,6 +315,7 @@ async def main(
                     raise RuntimeError(f"only {sent:,} of {count:,} sent after 10 minutes")
             elapsed = time.perf_counter() - started
             worker_cpu, per_process = workers.cpu_since_ready()
+            machine_after = machine_cpu()
         finally:
             await queue.aclose()
             if spy is not None:
@@ -331,6 +340,13 @@ async def main(
             + (f"; per process {', '.join(f'{cpu:.1f} s' for cpu in per_process)}" if processes > 1 else "")
         )
         print(f"sink CPU during the run: {sink_cpu / count * 1e6:,.0f} µs per message")
+        busy = machine_after[0] - machine_before[0]
+        idle = machine_after[1] - machine_before[1]
+        print(
+            f"the rest of the machine (database server, Redis, this script's polling): "
+            f"{(busy - worker_cpu - sink_cpu) / count * 1e6:,.0f} µs per message; "
+            f"the machine was idle {idle / (busy + idle):.0%} of the run"
+        )
 
 
 def _loop_factory() -> Any:

@@ -23,7 +23,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from backend.core.database import current_engine
-from backend.messages.dispatch import BACKOFF_BASE_S, CHUNKS_IN_FLIGHT, Dispatcher, SenderCache
+from backend.messages.dispatch import BACKOFF_BASE_S, CHUNK_SIZE, CHUNKS_IN_FLIGHT, Dispatcher, SenderCache
 from backend.messages.pg_session import PostgresSession
 from backend.messages.ratelimit import RateLimiter
 from backend.messages.reconcile import reconcile
@@ -35,6 +35,12 @@ PROVIDERS_KEY = "providers"
 SEND_PATH_KEY = "send_path"
 BACKOFF_KEY = "send_backoff_base_s"
 """Optional ctx entry: the retry backoff's base in seconds, replacing the default minute (tests)."""
+CHUNKS_HELD = 4 * CHUNKS_IN_FLIGHT
+"""Chunks of started send jobs a process holds before it leaves further jobs to the other processes
+(:meth:`SendPath.saturated`): four rounds of its chunk slots, about 1,600 messages, enough to keep the
+slots busy through the worker's next poll (0.2 s) at the pipeline's full speed."""
+CHUNKS_HELD_KEY = "send_chunks_held"
+"""Optional ctx entry replacing :data:`CHUNKS_HELD` (tests: a backlog of a few chunks)."""
 SEND_JOB_TIMEOUT_S = 120
 """Short-ish (FIELD-NOTES: after a SIGKILL arq re-runs a job only once this + 10 s has passed; the
 reconciler re-enqueues its queued messages after a minute anyway). A job's 500 messages wait their turn
@@ -56,12 +62,23 @@ class SendPath:
     session: SqliteSession | PostgresSession | None = None
     """Where the claim, gate and write-back statements run: on SQLite one connection; on PostgreSQL
     the pool, straight through asyncpg (no Piccolo query compilation per statement)."""
+    chunks_held: int = 0
+    """Chunks of this process's running send jobs not yet done (waiting for a slot or in one)."""
+    chunks_held_limit: int = CHUNKS_HELD
+
+    def saturated(self) -> bool:
+        """Enough send work is in hand: another job taken now would only wait here for a slot."""
+        return self.chunks_held >= self.chunks_held_limit
 
 
 async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
     """Make the process's :class:`SendPath` (called once by the worker's start-up, in its event loop)."""
     engine = current_engine()
-    path = SendPath(slots=asyncio.Semaphore(CHUNKS_IN_FLIGHT), limiter=RateLimiter(ctx["redis"]))
+    path = SendPath(
+        slots=asyncio.Semaphore(CHUNKS_IN_FLIGHT),
+        limiter=RateLimiter(ctx["redis"]),
+        chunks_held_limit=int(ctx.get(CHUNKS_HELD_KEY, CHUNKS_HELD)),
+    )
     if isinstance(engine, SQLiteEngine):
         path.write_lock, path.session = asyncio.Lock(), SqliteSession(engine)
         stack.push_async_callback(path.session.aclose)
@@ -73,6 +90,21 @@ async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None
 async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
     """Send the still-queued, due messages among ``message_ids``; the others are skipped (idempotent)."""
     path: SendPath = ctx[SEND_PATH_KEY]
+    chunks = -(-len(message_ids) // CHUNK_SIZE)
+    path.chunks_held += chunks
+    try:
+        return await _send(ctx, path, message_ids)
+    finally:
+        path.chunks_held -= chunks
+
+
+def saturated(ctx: dict[str, Any]) -> bool:
+    """Asked by the worker before it takes a job (:class:`backend.worker.FlowgateWorker`)."""
+    path: SendPath | None = ctx.get(SEND_PATH_KEY)
+    return path is not None and path.saturated()
+
+
+async def _send(ctx: dict[str, Any], path: SendPath, message_ids: list[int]) -> dict[str, int]:
     dispatcher = Dispatcher(
         slots=path.slots,
         write_lock=path.write_lock,

@@ -4,6 +4,7 @@
 - Two send jobs in one worker share one :class:`~backend.messages.tasks.SendPath`: one chunk limit (seen
   in the database as the number of messages ``sending`` at once), one SQLite write lock and connection
   or PostgreSQL session, one sender cache.
+- Two workers (``--processes 2``) share a backlog of send jobs instead of one taking all of it.
 - The sender cache: an edited sender is used from the next send on, a deleted one fails its messages.
 - The claim and write-back statements give the same rows on SQLite (bound values) and PostgreSQL
   (arrays through asyncpg).
@@ -158,6 +159,61 @@ async def test_two_send_jobs_of_one_worker_share_its_chunk_limit_lock_session_an
         assert session.connects == 1 and session.connection is None  # one connection, closed with the worker
     else:
         assert path.write_lock is None
+
+
+async def test_two_worker_processes_share_a_backlog_of_send_jobs(client, tenant, redis_url, fake_providers):
+    """``flowgate worker --processes N``: a process leaves send jobs it cannot start yet to the others.
+
+    arq takes up to 100 jobs at each poll, so without the intake the first worker to poll would take
+    all twelve and the second would stand idle. (The bound is lowered from 32 chunks to 3 so that a
+    small backlog shows it.) Two workers (one event loop, their own contexts, as two
+    processes would have) take turns instead, and every message is still sent once.
+    """
+    from arq import func
+    from arq.jobs import Job
+
+    from backend.core.queue import connect_queue
+    from backend.messages import tasks
+    from backend.messages.dispatch import CHUNK_SIZE
+    from backend.worker import FUNCTIONS, build_worker
+
+    per_job, jobs = CHUNK_SIZE // 2, 12  # a job is one chunk
+    held = 3  # a process holds at most three chunks
+    sender = await _wa_sender(client, tenant, fake_providers)
+    ids = await _queued(tenant.id, sender["id"], jobs * per_job)
+    queue = await connect_queue(redis_url)
+    for n in range(jobs):
+        await queue.enqueue_job("send_messages", ids[n * per_job : (n + 1) * per_job], _job_id=f"backlog-{n}")
+
+    taken: list[list[int]] = [[], []]
+
+    def counted(n: int) -> Any:
+        async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
+            taken[n].append(len(message_ids))
+            return await tasks.send_messages(ctx, message_ids)
+
+        return func(send_messages, name="send_messages", timeout=tasks.SEND_JOB_TIMEOUT_S)
+
+    workers = [
+        build_worker(
+            redis_url, burst=True, functions=[*FUNCTIONS, counted(n)], ctx={tasks.CHUNKS_HELD_KEY: held}
+        )
+        for n in range(2)
+    ]
+    try:
+        await asyncio.gather(*(worker.main() for worker in workers))
+    finally:
+        for worker in workers:
+            await worker.close()
+    results = [await Job(f"backlog-{n}", queue).result_info() for n in range(jobs)]
+    await queue.aclose()
+
+    assert all(result is not None and result.success for result in results), results
+    assert sum(result.result["sent"] for result in results) == len(ids)
+    sent_to = [request.body["to"] for request in fake_providers.sent("whatsapp")]
+    assert len(sent_to) == len(set(sent_to)) == len(ids)
+    shares = sorted(len(each) for each in taken)
+    assert sum(shares) == jobs and shares[0] >= jobs // 4, shares
 
 
 async def _settled(message_id: int) -> dict[str, Any]:
