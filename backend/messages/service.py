@@ -19,7 +19,7 @@ import msgspec
 from backend.audience.tables import Contact
 from backend.consent import gate, rules
 from backend.consent.validation import lookup_address
-from backend.core.bulk import execute
+from backend.core.bulk import execute, insert_rows
 from backend.core.database import transaction
 from backend.core.errors import FieldProblem, InvalidInput
 from backend.messages import observers
@@ -158,12 +158,34 @@ class Draft:
     opted_in_only: bool = True
 
 
-_BATCH_COLUMNS = (
-    "workspace, sender, contact, direction, channel, address, kind, category, opted_in_only, origin, "
-    "campaign_id, run_id, message_ref, text, template, buttons, subject, html, status, failure_reason, "
-    "attempts, next_attempt_at, created_at, updated_at, failed_at"
-)
-_BATCH_ROW = "(" + ", ".join("{}" for _ in _BATCH_COLUMNS.split(", ")) + ")"
+_BATCH_COLUMNS = [
+    ("workspace", "bigint"),
+    ("sender", "bigint"),
+    ("contact", "bigint"),
+    ("direction", "varchar"),
+    ("channel", "varchar"),
+    ("address", "varchar"),
+    ("kind", "varchar"),
+    ("category", "bigint"),
+    ("opted_in_only", "boolean"),
+    ("origin", "varchar"),
+    ("campaign_id", "bigint"),
+    ("run_id", "varchar"),
+    ("message_ref", "varchar"),
+    ("text", "text"),
+    ("template", "json"),
+    ("buttons", "json"),
+    ("subject", "varchar"),
+    ("html", "text"),
+    ("status", "varchar"),
+    ("failure_reason", "varchar"),
+    ("attempts", "integer"),
+    ("next_attempt_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("failed_at", "timestamptz"),
+]
+"""The columns of :func:`create_outbound_batch`'s INSERT and their PostgreSQL types."""
 
 
 async def create_outbound_batch(
@@ -186,42 +208,45 @@ async def create_outbound_batch(
     results: list[dict[str, Any] | None] = [None] * len(drafts)
     for start in range(0, len(drafts), INSERT_ROWS):
         part = list(range(start, min(start + INSERT_ROWS, len(drafts))))
-        args: list[Any] = []
+        rows: list[tuple[Any, ...]] = []
         for index in part:
             draft = drafts[index]
             refused = index in blocked
-            args += [
-                workspace_id,
-                sender["id"],
-                draft.contact_id,
-                "outbound",
-                channel,
-                draft.to,
-                draft.kind,
-                draft.category_id,
-                draft.opted_in_only,
-                draft.origin,
-                draft.campaign_id,
-                draft.run_id,
-                draft.message_ref,
-                draft.text,
-                _json_text(draft.template),
-                _json_text(draft.buttons or []),
-                draft.subject,
-                draft.html,
-                FAILED if refused else QUEUED,
-                gate.OPTED_OUT if refused else None,
-                0,
-                None if refused else moment,
-                moment,
-                moment,
-                moment if refused else None,
-            ]
-        values = ", ".join(_BATCH_ROW for _ in part)
-        inserted = await execute(
-            f"INSERT INTO messages ({_BATCH_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING "
-            "RETURNING id, run_id, message_ref, status, failure_reason",
-            *args,
+            rows.append(
+                (
+                    workspace_id,
+                    sender["id"],
+                    draft.contact_id,
+                    "outbound",
+                    channel,
+                    draft.to,
+                    draft.kind,
+                    draft.category_id,
+                    draft.opted_in_only,
+                    draft.origin,
+                    draft.campaign_id,
+                    draft.run_id,
+                    draft.message_ref,
+                    draft.text,
+                    _json_text(draft.template),
+                    _json_text(draft.buttons or []),
+                    draft.subject,
+                    draft.html,
+                    FAILED if refused else QUEUED,
+                    gate.OPTED_OUT if refused else None,
+                    0,
+                    None if refused else moment,
+                    moment,
+                    moment,
+                    moment if refused else None,
+                )
+            )
+        inserted = await insert_rows(
+            execute,
+            "messages",
+            _BATCH_COLUMNS,
+            rows,
+            tail="ON CONFLICT DO NOTHING RETURNING id, run_id, message_ref, status, failure_reason",
         )
         by_ref = {(row["run_id"], row["message_ref"]): row for row in inserted}
         unkeyed = iter(row for row in inserted if row["run_id"] is None or row["message_ref"] is None)

@@ -36,7 +36,7 @@ import msgspec
 from backend.audience.addresses import PHONE_CHANNELS
 from backend.audience.tables import Contact, GroupMember
 from backend.consent import service as consent
-from backend.core.bulk import execute, update_rows
+from backend.core.bulk import execute, insert_rows, update_rows
 from backend.core.database import locked, transaction
 from backend.core.errors import FlowgateError
 from backend.messages import service as messages
@@ -403,14 +403,12 @@ class _Batch:
         pending = [work for work in self.works if work.row["id"] is None and not work.dropped]
         for start in range(0, len(pending), INSERT_ROWS):
             part = pending[start : start + INSERT_ROWS]
-            args: list[Any] = []
-            for work in part:
-                args += [*_new_row(work, self.now)]
-            values = ", ".join(_RUN_ROW for _ in part)
-            inserted = await execute(
-                f'INSERT INTO "runs" ({_RUN_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING '
-                "RETURNING id, contact, entry, campaign_id",
-                *args,
+            inserted = await insert_rows(
+                execute,
+                "runs",
+                _RUN_COLUMNS,
+                [_new_row(work, self.now) for work in part],
+                tail="ON CONFLICT DO NOTHING RETURNING id, contact, entry, campaign_id",
             )
             ids = {(row["campaign_id"], row["contact"], row["entry"]): row["id"] for row in inserted}
             self.after.summary["started"] += len(inserted)
@@ -749,11 +747,27 @@ class _Batch:
 # --- helpers -------------------------------------------------------------------------------------------
 
 INSERT_ROWS = 500
-_RUN_COLUMNS = (
-    "workspace, flow, flow_version, campaign_id, contact, sender, trigger, entry, status, current_node, "
-    "waiting_kind, waiting_ref, state, pending_http, started_at, updated_at, ended_at, ended_reason"
-)
-_RUN_ROW = "(" + ", ".join("{}" for _ in _RUN_COLUMNS.split(", ")) + ")"
+_RUN_COLUMNS = [
+    ("workspace", "bigint"),
+    ("flow", "bigint"),
+    ("flow_version", "bigint"),
+    ("campaign_id", "bigint"),
+    ("contact", "bigint"),
+    ("sender", "bigint"),
+    ("trigger", "varchar"),
+    ("entry", "integer"),
+    ("status", "varchar"),
+    ("current_node", "varchar"),
+    ("waiting_kind", "varchar"),
+    ("waiting_ref", "varchar"),
+    ("state", "text"),
+    ("pending_http", "text"),
+    ("started_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("ended_at", "timestamptz"),
+    ("ended_reason", "varchar"),
+]
+"""The columns of a new run's INSERT and their PostgreSQL types."""
 
 
 def _new_row(work: _Work, now: datetime) -> tuple[Any, ...]:
