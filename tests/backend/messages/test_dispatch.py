@@ -147,6 +147,9 @@ async def test_a_deleted_sender_fails_its_queued_messages(client, tenant, redis_
 
 
 async def test_the_rate_limit_holds_under_a_burst(client, tenant, redis_url, fake_providers):
+    """Sixty messages queued at once to a sender of 20 a second: no one-second window at the provider
+    sees more than the rate and a tenth of it, and the whole takes the time the rate says."""
+    from backend.messages.ratelimit import capacity_for
     from backend.messages.service import enqueue_sends
 
     rate = 20
@@ -164,5 +167,7 @@ async def test_the_rate_limit_holds_under_a_burst(client, tenant, redis_url, fak
     times = sorted(request.at for request in fake_providers.sent("whatsapp"))
     assert len(times) == 60
     worst = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert worst <= rate + rate  # rate + capacity (a one-second burst)
-    assert times[-1] - times[0] >= (60 - 2 * rate) / rate * 0.9
+    burst = int(capacity_for(rate))
+    # rate + capacity in any second, plus 2 for the moments between the bucket's grant and the arrival
+    assert worst <= rate + burst + 2, worst
+    assert times[-1] - times[0] >= (60 - burst) / rate * 0.9
