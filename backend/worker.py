@@ -16,7 +16,7 @@ from backend.audience import tasks as audience_tasks
 from backend.campaigns import tasks as campaign_tasks
 from backend.consent import tasks as consent_tasks
 from backend.core.database import database_connection
-from backend.core.queue import HEALTH_CHECK_KEY, QUEUE_NAME, redis_settings
+from backend.core.queue import QUEUE_NAME, health_check_key, redis_settings
 from backend.imports import tasks as import_tasks
 from backend.inbound import tasks as inbound_tasks
 from backend.messages import tasks as message_tasks
@@ -121,7 +121,7 @@ def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10,
         "cron_jobs": CRON_JOBS,
         "redis_settings": redis_settings(redis_url),
         "queue_name": QUEUE_NAME,
-        "health_check_key": HEALTH_CHECK_KEY,
+        "health_check_key": health_check_key(),
         "health_check_interval": 5,
         "on_startup": _startup,
         "on_shutdown": _shutdown,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
+from typing import Any
 
 from litestar import Response, get
 from litestar.datastructures import State
@@ -25,6 +26,9 @@ class Check(Output):
 class WorkerCheck(Output):
     alive: bool
     detail: str | None = None
+    """The heartbeat of one live worker process (arq's job counts), or why none is alive."""
+    processes: int = 0
+    """Worker processes with a live heartbeat, on every host sharing this Redis."""
 
 
 class HealthOut(Output):
@@ -45,6 +49,12 @@ async def _timed(check: Awaitable[object]) -> Check:
     return Check(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
+async def _worker_beats(queue: Any) -> list[bytes]:
+    """The live heartbeats, one per worker process (their keys expire a second after a missed beat)."""
+    keys = [key async for key in queue.scan_iter(match=f"{HEALTH_CHECK_KEY}:*", count=1000)]
+    return [beat for beat in await queue.mget(keys) if beat] if keys else []
+
+
 @get(
     "/health",
     exclude_from_auth=True,
@@ -61,9 +71,9 @@ async def health(state: State) -> Response[HealthOut]:
     db_check, redis_check = await asyncio.gather(_timed(database.ping()), _timed(queue.ping()))
     worker = WorkerCheck(alive=False, detail="no worker heartbeat in Redis")
     if redis_check.ok:
-        beat = await queue.get(HEALTH_CHECK_KEY)
-        if beat:
-            worker = WorkerCheck(alive=True, detail=beat.decode(errors="replace"))
+        beats = await _worker_beats(queue)
+        if beats:
+            worker = WorkerCheck(alive=True, detail=beats[0].decode(errors="replace"), processes=len(beats))
     healthy = db_check.ok and redis_check.ok
     body = HealthOut(
         status="ok" if healthy else "unavailable", database=db_check, redis=redis_check, worker=worker

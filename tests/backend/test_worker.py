@@ -97,6 +97,45 @@ async def test_health_reports_a_running_worker_and_its_absence(client, redis_url
     assert (await client.get("/health")).json()["worker"]["alive"] is False
 
 
+async def test_health_counts_worker_processes_and_one_stopping_leaves_the_others_alive(client, redis_url):
+    """Each process beats under its own key: arq deletes a stopping worker's key, which must not make
+    /health say "no worker" while another still runs (they shared one key before)."""
+    import asyncio
+    import contextlib
+    import os
+
+    from backend.worker import build_worker
+
+    workers = [build_worker(redis_url, handle_signals=False) for _ in range(2)]
+    assert workers[0].health_check_key.endswith(f":{os.getpid()}")
+    for number, worker in enumerate(workers):  # two processes' keys (one pid here)
+        worker.health_check_key += f":{number}"
+    running = [asyncio.create_task(worker.main()) for worker in workers]
+
+    async def processes() -> int:
+        return (await client.get("/health")).json()["worker"]["processes"]
+
+    try:
+        for _ in range(100):
+            if await processes() == 2:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the workers' heartbeats never reached /health")
+        running[0].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running[0]
+        await workers[0].close()  # a clean stop deletes this worker's heartbeat
+        body = (await client.get("/health")).json()["worker"]
+        assert body["alive"] is True and body["processes"] == 1, body
+    finally:
+        running[1].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running[1]
+        await workers[1].close()
+    assert (await client.get("/health")).json()["worker"]["alive"] is False
+
+
 async def test_sigterm_lets_the_sends_in_flight_finish_instead_of_leaving_them_unknown(
     client, tenant, redis_url, fake_providers
 ):
