@@ -302,17 +302,16 @@ async def main(
         try:
             started = time.perf_counter()
             await enqueue_sends(queue, ids)
-            sent = settled = 0
-            while settled < count:
+            unsettled = count
+            while unsettled:
                 await asyncio.sleep(0.25)
-                sent = await Message.count().where(Message.status == "sent")
-                settled = sent + await Message.count().where(
-                    Message.status.not_in(["sent", "queued", "sending"])
-                )
+                # One cheap count (the messages_due index, shrinking as the queue drains): this script's
+                # polling shares the machine with what it measures.
+                unsettled = await Message.count().where(Message.status.is_in(["queued", "sending"]))
                 if workers.process.returncode is not None:
                     raise RuntimeError(f"the worker exited with {workers.process.returncode}")
                 if time.perf_counter() - started > 600:
-                    raise RuntimeError(f"only {sent:,} of {count:,} sent after 10 minutes")
+                    raise RuntimeError(f"{unsettled:,} of {count:,} still unsent after 10 minutes")
             elapsed = time.perf_counter() - started
             worker_cpu, per_process = workers.cpu_since_ready()
             machine_after = machine_cpu()

@@ -30,7 +30,8 @@ class Message(Table, tablename="messages"):
     """
 
     id = BigSerial(primary_key=True)
-    workspace = ForeignKey(Workspace, on_delete=OnDelete.cascade, index=True, null=False)
+    workspace = ForeignKey(Workspace, on_delete=OnDelete.cascade, null=False)
+    """Not indexed alone: the table's other indexes lead with it (see the messages migrations)."""
     sender = ForeignKey(Sender, on_delete=OnDelete.set_null, null=True)
     """NULL once the sender is deleted; the message stays in the contact's history."""
     contact = ForeignKey(Contact, on_delete=OnDelete.set_null, null=True)
