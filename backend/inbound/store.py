@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from backend.core.database import transaction
+from backend.core.queue import enqueue_ahead
 from backend.core.text import without_nul
 from backend.inbound.tables import InboundEvent
 from backend.inbound.validation import payload_problem
@@ -117,7 +118,8 @@ def job_id(event_id: int, attempts: int) -> str:
 
 
 async def enqueue_processing(queue: Any, event_ids: list[int]) -> None:
-    """Enqueue one job for a webhook's new events (after the commit).
+    """Enqueue one job for a webhook's new events (after the commit), ahead of the queue's backlog: a
+    STOP must stop the next marketing message, not wait behind a campaign's send jobs.
 
     A failure to enqueue is logged, never raised: the rows are committed and the sweeper finds them.
     """
@@ -125,6 +127,6 @@ async def enqueue_processing(queue: Any, event_ids: list[int]) -> None:
         return
     name = job_id(event_ids[0], 0) if len(event_ids) == 1 else f"inbound:{event_ids[0]}-{event_ids[-1]}:0"
     try:
-        await queue.enqueue_job(PROCESS_JOB, event_ids, _job_id=name)
+        await enqueue_ahead(queue, PROCESS_JOB, event_ids, _job_id=name)
     except Exception:
         log.warning("could not enqueue inbound events %s; the sweeper will", event_ids, exc_info=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from arq import cron
 
+from backend.core.queue import enqueue_ahead
 from backend.inbound import processing, sandbox
 from backend.inbound.store import PROCESS_JOB, job_id
 from backend.inbound.tables import InboundEvent
@@ -57,7 +58,7 @@ async def sweep_inbound_events(ctx: dict[str, Any], older_than: float | None = N
     queue = ctx["redis"]
     enqueued = 0
     for row in rows:
-        job = await queue.enqueue_job(PROCESS_JOB, [row["id"]], _job_id=job_id(row["id"], row["attempts"]))
+        job = await enqueue_ahead(queue, PROCESS_JOB, [row["id"]], _job_id=job_id(row["id"], row["attempts"]))
         enqueued += job is not None
     if enqueued:
         log.info("re-enqueued %d waiting inbound events", enqueued)
