@@ -7,6 +7,7 @@ Jobs are at-least-once (see FIELD-NOTES): every task must be safe to run twice.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +17,13 @@ from backend.audience import tasks as audience_tasks
 from backend.campaigns import tasks as campaign_tasks
 from backend.consent import tasks as consent_tasks
 from backend.core.database import database_connection
-from backend.core.queue import QUEUE_NAME, health_check_key, redis_settings
+from backend.core.queue import (
+    HEARTBEAT_INTERVAL_S,
+    QUEUE_NAME,
+    health_check_key,
+    redis_settings,
+    register_heartbeat,
+)
 from backend.imports import tasks as import_tasks
 from backend.inbound import tasks as inbound_tasks
 from backend.messages import tasks as message_tasks
@@ -82,30 +89,51 @@ async def _shutdown(ctx: dict[str, Any]) -> None:
 
 
 class FlowgateWorker(Worker):
-    """arq's worker, leaving jobs in the queue for another process while this one is full of work.
+    """arq's worker, leaving jobs in the queue for another process while this one is full of that kind of
+    work, and registering its heartbeat where ``/health`` finds it.
 
     arq takes every due job it can, up to ``max_jobs`` (100), at each poll. A send job's messages are
     worked a few chunks at a time (the process's chunk slots), so one process would hold a hundred send
     jobs it cannot start while the other processes of ``flowgate worker --processes N`` stand idle
     (measured with bench/gateway_send.py and 2 processes: 3.3 s of CPU against 0.8 s). Before each job it
-    takes, the worker asks every domain's ``saturated(ctx)``; while one says yes, the rest stay queued.
-    Only taking stops: jobs already taken run as before, and arq's own stop (SIGTERM) is untouched.
+    takes, the worker asks every domain's ``holds_back(ctx, job_id)``; a job held back stays queued and
+    the worker goes on to the next one, so other kinds of jobs are taken as before. A job it takes is
+    told to the domains' ``taken(ctx, job_id, task)`` at once, so a domain counts it before its function
+    runs (arq reads the job from Redis first, while this loop takes the next ones). Jobs already taken
+    run as before, and arq's own stop (SIGTERM) is untouched.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._saturation_checks = [
-            check for domain in _DOMAINS if (check := getattr(domain, "saturated", None)) is not None
+        self._intake_checks = [
+            check for domain in _DOMAINS if (check := getattr(domain, "holds_back", None)) is not None
         ]
+        self._taken_hooks = [
+            hook for domain in _DOMAINS if (hook := getattr(domain, "taken", None)) is not None
+        ]
+        self._registered_at = 0.0
 
-    def saturated(self) -> bool:
-        return any(check(self.ctx) for check in self._saturation_checks)
+    def _held_back(self, job_id: bytes) -> bool:
+        return any(check(self.ctx, job_id) for check in self._intake_checks)
 
     async def start_jobs(self, job_ids: Iterable[bytes]) -> None:
         for job_id in job_ids:
-            if self.saturated():
-                return
+            if self._held_back(job_id):
+                continue
+            key = job_id.decode()
+            before = self.tasks.get(key)
             await super().start_jobs([job_id])
+            task = self.tasks.get(key)
+            if task is not None and task is not before:  # taken now, not skipped or already running
+                for hook in self._taken_hooks:
+                    hook(self.ctx, job_id, task)
+
+    async def record_health(self) -> None:
+        await super().record_health()
+        now = time.time()
+        if now - self._registered_at >= self.health_check_interval:
+            self._registered_at = now
+            await register_heartbeat(self.pool, self.health_check_key, now)
 
 
 GRACEFUL_STOP_S = 20
@@ -122,7 +150,7 @@ def build_worker(redis_url: str, *, burst: bool = False, db_pool_size: int = 10,
         "redis_settings": redis_settings(redis_url),
         "queue_name": QUEUE_NAME,
         "health_check_key": health_check_key(),
-        "health_check_interval": 5,
+        "health_check_interval": HEARTBEAT_INTERVAL_S,
         "on_startup": _startup,
         "on_shutdown": _shutdown,
         # Tickers (due timers, the campaign scheduler) run in long-lived workers; a burst worker (and a

@@ -307,7 +307,9 @@ async def main(
                 await asyncio.sleep(0.25)
                 # One cheap count (the messages_due index, shrinking as the queue drains): this script's
                 # polling shares the machine with what it measures.
-                unsettled = await Message.count().where(Message.status.is_in(["queued", "sending"]))
+                unsettled = await Message.count().where(
+                    (Message.status == "queued") | (Message.status == "sending")
+                )
                 if workers.process.returncode is not None:
                     raise RuntimeError(f"the worker exited with {workers.process.returncode}")
                 if time.perf_counter() - started > 600:

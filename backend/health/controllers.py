@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from typing import Any
 
 from litestar import Response, get
 from litestar.datastructures import State
@@ -11,7 +10,7 @@ from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from backend.core import database
-from backend.core.queue import HEALTH_CHECK_KEY
+from backend.core.queue import HEARTBEAT_INTERVAL_S, live_heartbeats
 from backend.core.schemas import Output
 
 CHECK_TIMEOUT_S = 2.0
@@ -49,12 +48,6 @@ async def _timed(check: Awaitable[object]) -> Check:
     return Check(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-async def _worker_beats(queue: Any) -> list[bytes]:
-    """The live heartbeats, one per worker process (their keys expire a second after a missed beat)."""
-    keys = [key async for key in queue.scan_iter(match=f"{HEALTH_CHECK_KEY}:*", count=1000)]
-    return [beat for beat in await queue.mget(keys) if beat] if keys else []
-
-
 @get(
     "/health",
     exclude_from_auth=True,
@@ -71,7 +64,7 @@ async def health(state: State) -> Response[HealthOut]:
     db_check, redis_check = await asyncio.gather(_timed(database.ping()), _timed(queue.ping()))
     worker = WorkerCheck(alive=False, detail="no worker heartbeat in Redis")
     if redis_check.ok:
-        beats = await _worker_beats(queue)
+        beats = await live_heartbeats(queue, within_s=HEARTBEAT_INTERVAL_S * 2 + 1)
         if beats:
             worker = WorkerCheck(alive=True, detail=beats[0].decode(errors="replace"), processes=len(beats))
     healthy = db_check.ok and redis_check.ok

@@ -21,6 +21,7 @@ import logging
 import random
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from backend.core.database import current_engine, transaction
 from backend.messages import observers
 from backend.messages.optout_tag import tag_text
 from backend.messages.ratelimit import RateLimiter
+from backend.messages.service import SEND_FUNCTION, SEND_JOB_PREFIX
 from backend.messages.tables import Message
 from backend.providers.base import Button, Outgoing, SendResult, Template
 from backend.providers.registry import webhook_url
@@ -163,6 +165,8 @@ class Dispatcher:
     senders: SenderCache = field(default_factory=SenderCache)
     """The process's sender rows (:class:`SenderCache`); a Dispatcher made on its own keeps its own."""
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    chunk_done: Callable[[], None] | None = None
+    """Called as each chunk of :meth:`run` ends, however it ends (the process's count of chunks in hand)."""
 
     async def run(self, message_ids: list[int]) -> dict[str, int]:
         ids = sorted({int(i) for i in message_ids})
@@ -170,8 +174,12 @@ class Dispatcher:
         slots = self.slots or asyncio.Semaphore(CHUNKS_IN_FLIGHT)
 
         async def one(chunk: list[int]) -> None:
-            async with slots:
-                await self.send_chunk(chunk)
+            try:
+                async with slots:
+                    await self.send_chunk(chunk)
+            finally:
+                if self.chunk_done is not None:
+                    self.chunk_done()
 
         await asyncio.gather(*(one(chunk) for chunk in chunks))
         return dict(self.counts)
@@ -340,9 +348,9 @@ class Dispatcher:
                 delay = max(0.0, (outcome.next_attempt_at - datetime.now(UTC)).total_seconds())
                 attempts = row["attempts"] + (1 if outcome.attempted else 0)
                 await self.queue.enqueue_job(
-                    "send_messages",
+                    SEND_FUNCTION,
                     [outcome.id],
-                    _job_id=f"send:{outcome.id}:retry{attempts}:{int(outcome.next_attempt_at.timestamp())}",
+                    _job_id=f"{SEND_JOB_PREFIX}{outcome.id}:retry{attempts}:{int(outcome.next_attempt_at.timestamp())}",
                     _defer_by=timedelta(seconds=delay),
                 )
 

@@ -28,6 +28,9 @@ from backend.messages.tables import Message
 from backend.senders.service import load_sender
 
 SEND_FUNCTION = "send_messages"
+SEND_JOB_PREFIX = "send:"
+"""Every send job's id starts so (batches, retries, the reconciler's): the worker's intake tells them
+from other jobs by it without reading the job (:func:`backend.messages.tasks.holds_back`)."""
 BATCH_SIZE = 500
 """Message ids per send job (FIELD-NOTES: batch jobs of 100-500, never one job per message)."""
 
@@ -427,7 +430,7 @@ async def enqueue_sends(queue: Any, message_ids: list[int], *, suffix: str = "")
 
 
 def batch_job_id(batch: list[int], suffix: str = "") -> str:
-    return f"send:{batch[0]}-{batch[-1]}:{len(batch)}{suffix}"
+    return f"{SEND_JOB_PREFIX}{batch[0]}-{batch[-1]}:{len(batch)}{suffix}"
 
 
 # --- the API's send ---------------------------------------------------------------------------------

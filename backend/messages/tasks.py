@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,18 +28,21 @@ from backend.messages.dispatch import BACKOFF_BASE_S, CHUNK_SIZE, CHUNKS_IN_FLIG
 from backend.messages.pg_session import PostgresSession
 from backend.messages.ratelimit import RateLimiter
 from backend.messages.reconcile import reconcile
+from backend.messages.service import SEND_JOB_PREFIX
 from backend.messages.sqlite_session import SqliteSession
 
 log = logging.getLogger(__name__)
+
+_SEND_JOB_PREFIX = SEND_JOB_PREFIX.encode()
 
 PROVIDERS_KEY = "providers"
 SEND_PATH_KEY = "send_path"
 BACKOFF_KEY = "send_backoff_base_s"
 """Optional ctx entry: the retry backoff's base in seconds, replacing the default minute (tests)."""
 CHUNKS_HELD = 4 * CHUNKS_IN_FLIGHT
-"""Chunks of started send jobs a process holds before it leaves further jobs to the other processes
-(:meth:`SendPath.saturated`): four rounds of its chunk slots, about 1,600 messages, enough to keep the
-slots busy through the worker's next poll (0.2 s) at the pipeline's full speed."""
+"""Chunks in hand (in its running send jobs, not yet done) at which a process leaves further send jobs to
+the other processes (:func:`holds_back`): four rounds of its chunk slots, about 1,600 messages, enough to
+keep the slots busy through the worker's next poll (0.2 s) at the pipeline's full speed."""
 CHUNKS_HELD_KEY = "send_chunks_held"
 """Optional ctx entry replacing :data:`CHUNKS_HELD` (tests: a backlog of a few chunks)."""
 SEND_JOB_TIMEOUT_S = 120
@@ -64,11 +68,16 @@ class SendPath:
     the pool, straight through asyncpg (no Piccolo query compilation per statement)."""
     chunks_held: int = 0
     """Chunks of this process's running send jobs not yet done (waiting for a slot or in one)."""
+    starting: set[str] = field(default_factory=set)
+    """Send jobs taken whose function has not started yet (each counts as one chunk in hand)."""
     chunks_held_limit: int = CHUNKS_HELD
 
     def saturated(self) -> bool:
-        """Enough send work is in hand: another job taken now would only wait here for a slot."""
-        return self.chunks_held >= self.chunks_held_limit
+        """Enough send work is in hand: another send job taken now would only wait here for a slot."""
+        return self.chunks_held + len(self.starting) >= self.chunks_held_limit
+
+    def chunk_done(self) -> None:
+        self.chunks_held -= 1
 
 
 async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
@@ -90,22 +99,46 @@ async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None
 async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str, int]:
     """Send the still-queued, due messages among ``message_ids``; the others are skipped (idempotent)."""
     path: SendPath = ctx[SEND_PATH_KEY]
-    chunks = -(-len(message_ids) // CHUNK_SIZE)
+    path.starting.discard(ctx.get("job_id", ""))
+    chunks = -(-len(set(message_ids)) // CHUNK_SIZE)
     path.chunks_held += chunks
+    done = 0
+
+    def chunk_done() -> None:
+        nonlocal done
+        done += 1
+        path.chunk_done()
+
     try:
-        return await _send(ctx, path, message_ids)
+        return await _send(ctx, path, message_ids, chunk_done)
     finally:
-        path.chunks_held -= chunks
+        path.chunks_held -= chunks - done  # chunks that never ran (the job failed or was cancelled first)
 
 
-def saturated(ctx: dict[str, Any]) -> bool:
-    """Asked by the worker before it takes a job (:class:`backend.worker.FlowgateWorker`)."""
+def holds_back(ctx: dict[str, Any], job_id: bytes) -> bool:
+    """Asked by the worker before it takes a job (:class:`backend.worker.FlowgateWorker`): a send job
+    stays queued, for another process, while this one has enough send work in hand. Other jobs (an
+    inbound STOP, a run's step, a webhook) are never held back by sends."""
     path: SendPath | None = ctx.get(SEND_PATH_KEY)
-    return path is not None and path.saturated()
+    return path is not None and path.saturated() and job_id.startswith(_SEND_JOB_PREFIX)
 
 
-async def _send(ctx: dict[str, Any], path: SendPath, message_ids: list[int]) -> dict[str, int]:
+def taken(ctx: dict[str, Any], job_id: bytes, task: asyncio.Task[Any]) -> None:
+    """Told by the worker the moment it takes a job: a send job counts before its function runs, so
+    the jobs taken in the same poll see it (:meth:`SendPath.saturated`)."""
+    path: SendPath | None = ctx.get(SEND_PATH_KEY)
+    if path is None or not job_id.startswith(_SEND_JOB_PREFIX):
+        return
+    key = job_id.decode()
+    path.starting.add(key)
+    task.add_done_callback(lambda _: path.starting.discard(key))  # it never reached its function
+
+
+async def _send(
+    ctx: dict[str, Any], path: SendPath, message_ids: list[int], chunk_done: Callable[[], None]
+) -> dict[str, int]:
     dispatcher = Dispatcher(
+        chunk_done=chunk_done,
         slots=path.slots,
         write_lock=path.write_lock,
         session=path.session,

@@ -15,6 +15,7 @@ from tests.backend.inbound.helpers import (
     events,
     make_sender,
     messages,
+    opt_outs,
     post_webhook,
     run_worker,
 )
@@ -137,12 +138,13 @@ async def test_a_status_that_overtakes_the_send_write_back_is_retried(client, te
     assert row["status"] == "delivered"
 
 
-async def test_a_stop_is_processed_before_the_send_jobs_queued_ahead_of_it(
+async def test_a_stop_and_a_start_are_processed_in_order_before_the_send_jobs_queued_ahead_of_them(
     client, tenant, redis_url, fake_providers
 ):
     """arq takes due jobs oldest first and has no priorities: a STOP arriving during a campaign waited
     until every send job queued before it had been taken (seconds on a large send), and the gate let
-    them through meanwhile. A worker taking one job at a time takes the STOP first."""
+    them through meanwhile. A worker taking one job at a time takes the STOP first, and the START the
+    person sent after it second: jumping the queue keeps the order of what jumped it."""
     from arq.jobs import Job
 
     from backend.core.queue import connect_queue
@@ -152,22 +154,25 @@ async def test_a_stop_is_processed_before_the_send_jobs_queued_ahead_of_it(
 
     sender = await make_sender(client, tenant, "whatsapp_cloud", fake_providers)
     queue = await connect_queue(redis_url)
-    backlog = [f"backlog-{n}" for n in range(20)]
+    backlog = [f"send:backlog-{n}" for n in range(20)]
     for n, name in enumerate(backlog):  # send jobs of messages that do not exist: each does nothing
         await queue.enqueue_job("send_messages", [10**12 + n], _job_id=name)
     await post_webhook(client, sender["id"], wa.whatsapp_webhook(wa.wa_text(CONTACT, "STOP")))
-    [event] = await events()
+    await post_webhook(client, sender["id"], wa.whatsapp_webhook(wa.wa_text(CONTACT, "START")))
+    stop_event, start_event = await events()
 
     worker = build_worker(redis_url, burst=True, max_jobs=1, ctx={"db_pool_size": 5, RETRY_DELAYS_KEY: [0]})
     try:
         await worker.main()
     finally:
         await worker.close()
-    stop = await Job(job_id(event["id"], 0), queue).result_info()
+    stop = await Job(job_id(stop_event["id"], 0), queue).result_info()
+    start = await Job(job_id(start_event["id"], 0), queue).result_info()
     sends = [await Job(name, queue).result_info() for name in backlog]
     await queue.aclose()
 
-    assert stop is not None and stop.success
+    assert stop is not None and stop.success and start is not None and start.success
     assert all(send is not None and send.success for send in sends)
-    assert stop.start_time < min(send.start_time for send in sends)
-    assert (await events())[0]["state"] == "processed"
+    assert stop.start_time < start.start_time < min(send.start_time for send in sends)
+    assert [event["state"] for event in await events()] == ["processed", "processed"]
+    assert await opt_outs() == []  # the START, sent last, has the last word

@@ -177,13 +177,17 @@ async def test_two_worker_processes_share_a_backlog_of_send_jobs(client, tenant,
     from backend.messages.dispatch import CHUNK_SIZE
     from backend.worker import FUNCTIONS, build_worker
 
-    per_job, jobs = CHUNK_SIZE // 2, 12  # a job is one chunk
+    per_job, jobs = CHUNK_SIZE // 5, 12  # a job is one chunk
     held = 3  # a process holds at most three chunks
     sender = await _wa_sender(client, tenant, fake_providers)
     ids = await _queued(tenant.id, sender["id"], jobs * per_job)
+    # Answers slower than a poll: a process cannot work off its share before the other one looks.
+    fake_providers.script("whatsapp", *_slow_answers(len(ids), delay=0.15))
     queue = await connect_queue(redis_url)
     for n in range(jobs):
-        await queue.enqueue_job("send_messages", ids[n * per_job : (n + 1) * per_job], _job_id=f"backlog-{n}")
+        await queue.enqueue_job(
+            "send_messages", ids[n * per_job : (n + 1) * per_job], _job_id=f"send:backlog-{n}"
+        )
 
     taken: list[list[int]] = [[], []]
 
@@ -205,7 +209,7 @@ async def test_two_worker_processes_share_a_backlog_of_send_jobs(client, tenant,
     finally:
         for worker in workers:
             await worker.close()
-    results = [await Job(f"backlog-{n}", queue).result_info() for n in range(jobs)]
+    results = [await Job(f"send:backlog-{n}", queue).result_info() for n in range(jobs)]
     await queue.aclose()
 
     assert all(result is not None and result.success for result in results), results
@@ -214,6 +218,52 @@ async def test_two_worker_processes_share_a_backlog_of_send_jobs(client, tenant,
     assert len(sent_to) == len(set(sent_to)) == len(ids)
     shares = sorted(len(each) for each in taken)
     assert sum(shares) == jobs and shares[0] >= jobs // 4, shares
+
+
+async def test_a_worker_full_of_send_jobs_still_takes_other_jobs(client, tenant, redis_url, fake_providers):
+    """Only send jobs wait for the process's send work to drain: a job of another kind queued behind a
+    backlog of them (a run's step, a webhook delivery) is taken at once, not after the sends."""
+    from arq import func
+    from arq.jobs import Job
+
+    from backend.core.queue import connect_queue
+    from backend.messages import tasks
+    from backend.messages.dispatch import CHUNK_SIZE
+    from backend.messages.service import batch_job_id
+    from backend.worker import FUNCTIONS, build_worker
+
+    sender = await _wa_sender(client, tenant, fake_providers)
+    per_job = CHUNK_SIZE // 5  # a job is one chunk
+    ids = await _queued(tenant.id, sender["id"], 6 * per_job)
+    fake_providers.script("whatsapp", *_slow_answers(len(ids), delay=0.05))
+    queue = await connect_queue(redis_url)
+    batches = [ids[n * per_job : (n + 1) * per_job] for n in range(6)]
+    for batch in batches:
+        await queue.enqueue_job("send_messages", batch, _job_id=batch_job_id(batch))
+    await queue.enqueue_job("probe", _job_id="probe-behind-the-sends")
+
+    async def probe(ctx: dict[str, Any]) -> None:
+        return None
+
+    worker = build_worker(
+        redis_url,
+        burst=True,
+        functions=[*FUNCTIONS, func(probe, name="probe")],
+        ctx={tasks.CHUNKS_HELD_KEY: 1},
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    probed = await Job("probe-behind-the-sends", queue).result_info()
+    sends = [await Job(batch_job_id(batch), queue).result_info() for batch in batches]
+    await queue.aclose()
+
+    assert probed is not None and all(send is not None and send.result == {"sent": per_job} for send in sends)
+    started = sorted(send.start_time for send in sends)
+    # Taken while the first send jobs held the process (a job counts once its function runs, so the one
+    # taken in the same poll as the first slips through), not after the four others.
+    assert probed.start_time < started[2]
 
 
 async def _settled(message_id: int) -> dict[str, Any]:
