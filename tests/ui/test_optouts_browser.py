@@ -19,7 +19,7 @@ import pytest
 from tests.backend.campaigns.helpers import sandbox_sender
 from tests.backend.imports.helpers import csv_bytes, run_worker
 from tests.conftest import Tenant
-from tests.ui.browser import CHROMIUM, chromium_tab, log_in, pick, running_ui
+from tests.ui.browser import CHROMIUM, assert_clean_ui_log, chromium_tab, log_in, pick, running_ui
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 WAIT_MS = 10_000
@@ -40,8 +40,7 @@ def live_ui(live_api: str, redis_url: str, tmp_path: Path) -> Iterator[str]:
     """A real `flowgate ui` process talking to the live api; its log must stay clean."""
     with running_ui(live_api, redis_url, tmp_path, tmp_path / "ui.log") as url:
         yield url
-    printed = (tmp_path / "ui.log").read_text()
-    assert "Traceback" not in printed, f"the ui process logged an error:\n{printed}"
+    assert_clean_ui_log(tmp_path / "ui.log")
 
 
 @pytest.fixture
