@@ -521,7 +521,7 @@ async def settle(outcomes: list[Outcome], observed: bool = True, session: Any = 
         return
     now = datetime.now(UTC)
     if not (observed and observers.active()):
-        await write_back(outcomes, session=session, now=now)
+        await write_back(outcomes, session=session, now=now, returning=False)
         return
     async with _transaction(session):
         rows = await write_back(outcomes, session=session, now=now)
@@ -550,10 +550,11 @@ def _change(row: dict[str, Any], now: datetime) -> observers.StatusChange:
 
 
 async def write_back(
-    outcomes: list[Outcome], session: Any = None, now: datetime | None = None
+    outcomes: list[Outcome], session: Any = None, now: datetime | None = None, *, returning: bool = True
 ) -> list[dict[str, Any]]:
     """Every outcome of a chunk in one UPDATE … FROM a row source; only rows still ``sending`` change (a
-    status webhook that beat us to it has already settled its message). Returns the rows it changed.
+    status webhook that beat us to it has already settled its message). Returns the rows it changed, or
+    nothing with ``returning`` False (no observer wants them: the gateway's own sends).
 
     SQLite reads the outcomes from ``VALUES`` (8 values bound per message); PostgreSQL from ``unnest``
     over one array per column (8 arrays whatever the chunk's size): the same rows change the same way."""
@@ -590,8 +591,8 @@ async def write_back(
         "updated_at = {}, "
         "sent_at = CASE WHEN v.column2 = 'sent' THEN {} ELSE messages.sent_at END, "
         "failed_at = CASE WHEN v.column2 = 'failed' THEN {} ELSE messages.failed_at END "
-        f"FROM {source} WHERE messages.id = v.column1 AND {_status_is('sending', 'messages.')} "
-        f"RETURNING {_SETTLED}",
+        f"FROM {source} WHERE messages.id = v.column1 AND {_status_is('sending', 'messages.')}"
+        + (f" RETURNING {_SETTLED}" if returning else ""),
         now,
         now,
         now,
