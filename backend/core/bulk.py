@@ -22,27 +22,24 @@ from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine
 
-from backend.core.database import current_engine
+from backend.core.database import current_engine, is_sqlite
 
 Raw = Callable[..., Awaitable[list[dict[str, Any]]]]
 MAX_PARAMETERS = 30_000
 """Below PostgreSQL's 32,767 bind parameters and SQLite's 32,766."""
 
 
-def _is_sqlite() -> bool:
-    return isinstance(current_engine(), SQLiteEngine)
-
-
-def _unnest(types: Sequence[str]) -> str:
-    """``unnest({}::t1[], {}::t2[], …) AS v (column1, column2, …)``: one array parameter per column."""
+def unnest_source(types: Sequence[str]) -> str:
+    """``unnest({}::t1[], {}::t2[], …) AS v (column1, column2, …)``: PostgreSQL's row source of one
+    array parameter per column (the same text for any number of rows)."""
     arrays = ", ".join(f"{{}}::{kind}[]" for kind in types)
     names = ", ".join(f"column{index}" for index in range(1, len(types) + 1))
     return f"unnest({arrays}) AS v ({names})"
 
 
-def _columns_of(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+def _columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """The rows turned into one list per column (what ``unnest`` takes)."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 async def insert_rows(
@@ -62,15 +59,15 @@ async def insert_rows(
     if not rows:
         return []
     names = ", ".join(f'"{name}"' for name, _ in columns)
-    if _is_sqlite():
+    if is_sqlite():
         row_sql = "(" + ", ".join("{}" for _ in columns) + ")"
         values = ", ".join(row_sql for _ in rows)
         args = [value for row in rows for value in row]
         return await raw(f'INSERT INTO "{table}" ({names}) VALUES {values} {tail}', *args)
     selected = ", ".join(f"v.column{index}" for index in range(1, len(columns) + 1))
     return await raw(
-        f'INSERT INTO "{table}" ({names}) SELECT {selected} FROM {_unnest([kind for _, kind in columns])} {tail}',
-        *_columns_of(rows, len(columns)),
+        f'INSERT INTO "{table}" ({names}) SELECT {selected} FROM {unnest_source([kind for _, kind in columns])} {tail}',
+        *_columns_of(rows),
     )
 
 
@@ -94,11 +91,11 @@ async def update_rows(
     width = len(columns) + 1
     assignments = ", ".join(f'"{name}" = v.column{index + 2}' for index, (name, _) in enumerate(columns))
     condition = f" AND {where}" if where else ""
-    if not _is_sqlite():
-        source = _unnest(["bigint", *(kind for _, kind in columns)])
+    if not is_sqlite():
+        source = unnest_source(["bigint", *(kind for _, kind in columns)])
         await raw(
             f'UPDATE "{table}" SET {assignments} FROM {source} WHERE "{table}"."{key}" = v.column1{condition}',
-            *_columns_of(rows, width),
+            *_columns_of(rows),
         )
         return
     row_sql = "(" + ", ".join("{}" for _ in range(width)) + ")"

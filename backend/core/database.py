@@ -50,6 +50,11 @@ def current_engine() -> Engine:
     return engine
 
 
+def is_sqlite() -> bool:
+    """The current engine is SQLite (the statements that differ by engine ask this)."""
+    return current_engine().engine_type == "sqlite"
+
+
 def transaction(engine: Engine | None = None) -> contextlib.AbstractAsyncContextManager:
     """A write transaction. SQLite takes its write lock up front, or read-then-write deadlocks."""
     engine = engine or current_engine()

@@ -13,9 +13,9 @@ from arq.jobs import Job
 
 QUEUE_NAME = "arq:queue"
 HEALTH_CHECK_KEY = QUEUE_NAME + ":health-check"
+"""The prefix of the workers' heartbeat keys: one key per worker process (:func:`health_check_key`)."""
 HEARTBEAT_INTERVAL_S = 5
 """How often a worker process writes its heartbeat (arq's ``health_check_interval``)."""
-"""The prefix of the workers' heartbeat keys: one key per worker process (:func:`health_check_key`)."""
 
 
 def health_check_key() -> str:

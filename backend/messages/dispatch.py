@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from piccolo.engine.sqlite import SQLiteEngine
 
 from backend.consent import gate, rules
 from backend.consent.service import record_opt_out
 from backend.consent.tokens import unsubscribe_url
-from backend.core.database import current_engine, transaction
+from backend.core.bulk import unnest_source
+from backend.core.database import is_sqlite, transaction
 from backend.messages import observers
 from backend.messages.optout_tag import tag_text
 from backend.messages.ratelimit import RateLimiter
@@ -444,10 +444,6 @@ async def gated(rows: list[dict[str, Any]], now: datetime, session: Any = None) 
 # --- the statements ----------------------------------------------------------------------------------
 
 
-def _is_sqlite() -> bool:
-    return isinstance(current_engine(), SQLiteEngine)
-
-
 def _id_among(ids: list[int], sqlite: bool) -> tuple[str, list[Any]]:
     """``id`` is one of ``ids``: SQLite binds one value per id; PostgreSQL one ``bigint[]``, so the
     statement's text is the same for every chunk (asyncpg prepares it once per connection) and nothing
@@ -467,7 +463,7 @@ def _by_id() -> str:
     prefers the ``messages_due (status, …)`` index to the primary key for ``id IN (…) AND status = …``
     and walks every queued row per chunk (O(queue) per claim: most of a large send's database time);
     ``NOT INDEXED`` leaves it the rowid lookup (SQLite docs: the rowid is still used)."""
-    return "messages NOT INDEXED" if _is_sqlite() else "messages"
+    return "messages NOT INDEXED" if is_sqlite() else "messages"
 
 
 def _status_is(status: str, prefix: str = "") -> str:
@@ -478,7 +474,7 @@ def _status_is(status: str, prefix: str = "") -> str:
     whole queue through the ``messages_due (status, …)`` index on every claim. Written as ``(…) IS TRUE``
     the condition is no index's, so the plan is the primary key's whatever the statistics say.
     """
-    if _is_sqlite():
+    if is_sqlite():
         return f"{prefix}status = '{status}'"
     return f"({prefix}status = '{status}') IS TRUE"
 
@@ -487,7 +483,7 @@ async def claim(ids: list[int], now: datetime, session: Any = None) -> list[dict
     """Move the still-queued, due messages among ``ids`` to ``sending``; one statement, returns them."""
     if not ids:
         return []
-    among, id_args = _id_among(ids, _is_sqlite())
+    among, id_args = _id_among(ids, is_sqlite())
     return await _raw(session)(
         f"UPDATE {_by_id()} SET status = 'sending', lease_until = {{}}, updated_at = {{}} "
         f"WHERE {among} AND {_status_is('queued')} AND direction = 'outbound' "
@@ -502,7 +498,7 @@ async def claim(ids: list[int], now: datetime, session: Any = None) -> list[dict
 async def release(ids: list[int], session: Any = None) -> None:
     """Give claimed messages that were never handed to a provider back to the queue."""
     if ids:
-        among, id_args = _id_among(ids, _is_sqlite())
+        among, id_args = _id_among(ids, is_sqlite())
         await _raw(session)(
             f"UPDATE {_by_id()} SET status = 'queued', lease_until = NULL "
             f"WHERE {among} AND {_status_is('sending')}",
@@ -572,16 +568,12 @@ async def write_back(
         [1 if o.attempted else 0 for o in outcomes],
     )
     args: list[Any]
-    if _is_sqlite():
+    if is_sqlite():
         row_sql = "({}, {}, {}, {}, {}, {}, {}, {})"
         source = f"(VALUES {', '.join(row_sql for _ in outcomes)}) AS v"  # columns: column1, …
         args = [value for row in zip(*columns, strict=True) for value in row]
     else:
-        source = (
-            "unnest({}::bigint[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], "
-            "{}::timestamptz[], {}::int[]) "
-            "AS v (column1, column2, column3, column4, column5, column6, column7, column8)"
-        )
+        source = unnest_source(["bigint", "text", "text", "text", "text", "text", "timestamptz", "int"])
         args = list(columns)
     return await _raw(session)(
         "UPDATE messages SET status = v.column2, failure_reason = v.column3, error_code = v.column4, "

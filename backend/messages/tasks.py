@@ -76,9 +76,6 @@ class SendPath:
         """Enough send work is in hand: another send job taken now would only wait here for a slot."""
         return self.chunks_held + len(self.starting) >= self.chunks_held_limit
 
-    def chunk_done(self) -> None:
-        self.chunks_held -= 1
-
 
 async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
     """Make the process's :class:`SendPath` (called once by the worker's start-up, in its event loop)."""
@@ -107,7 +104,7 @@ async def send_messages(ctx: dict[str, Any], message_ids: list[int]) -> dict[str
     def chunk_done() -> None:
         nonlocal done
         done += 1
-        path.chunk_done()
+        path.chunks_held -= 1
 
     try:
         return await _send(ctx, path, message_ids, chunk_done)
