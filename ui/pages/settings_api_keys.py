@@ -8,7 +8,6 @@ a configuration file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +16,10 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import ApiKey, NewApiKey
+from ui.components.admin_list import Action, AdminListPage
 from ui.components.copy_field import copy_field
-from ui.components.page_states import action_failed, empty_card, problem_card, to_login
-from ui.components.paged_list import CARD, HEADER_ROW, PagedList, count_and_more
+from ui.components.page_states import action_failed, empty_card, to_login
+from ui.components.paged_list import CARD, HEADER_ROW, count_and_more
 from ui.components.settings_parts import (
     BADGE_AMBER,
     BADGE_GREEN,
@@ -27,27 +27,23 @@ from ui.components.settings_parts import (
     BADGE_RED,
     ROLE_HELP,
     ROLES,
-    admins_only,
     badge,
     detail_in_words,
     field_errors,
     in_words,
     page_dialog,
-    settings_heading,
     shown_once,
 )
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import shell_page
-from ui.session import Session
 
 PATH = "/settings/api-keys"
-PAGE_SIZE = 100
 EXPIRY_CHOICES = {0: "Never", 30: "In 30 days", 90: "In 90 days", 365: "In a year"}
 """Days until a new key expires (0: it lives until revoked)."""
 
 
 def register() -> None:
-    shell_page(PATH, "API keys · Settings")(api_keys_body)
+    shell_page(PATH, "API keys · Settings")(ApiKeysPage.show)
 
 
 # --- pure helpers (tested directly) ---------------------------------------------------------------------
@@ -89,53 +85,26 @@ def expires_at(days: int, now: datetime) -> str | None:
 # --- the page -------------------------------------------------------------------------------------------
 
 
-async def api_keys_body(session: Session) -> None:
-    settings_heading(session, PATH)
-    if not session.is_admin:
-        admins_only("API keys")
-        return
-    page = ApiKeysPage(session)
-    page.build()
-    await page.load()
-
-
-@dataclass
-class ApiKeysPage:
-    session: Session
-    listing: PagedList = field(init=False, repr=False)
-    body: ui.column = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+class ApiKeysPage(AdminListPage):
+    path = PATH
+    intro = (
+        "Programs call Flowgate's API with a key (Authorization: Bearer …). A key acts with its "
+        "role: a viewer key only reads, which is what a CRM checking opt-outs needs."
+    )
+    subject = "the API keys"
+    admins_manage = "API keys"
+    plural = "keys"
+    action = Action("Create API key", "add", "create-api-key")
 
     @property
     def keys(self) -> list[ApiKey]:
-        return self.listing.items
+        return self.items
 
-    def build(self) -> None:
-        with ui.row().classes("w-full items-center gap-3 no-wrap max-sm:flex-wrap"):
-            ui.label(
-                "Programs call Flowgate's API with a key (Authorization: Bearer …). A key acts with its "
-                "role: a viewer key only reads, which is what a CRM checking opt-outs needs."
-            ).classes("text-sm text-slate-600 flex-1")
-            ui.button("Create API key", icon="add", on_click=lambda: CreateKeyDialog(self).open()).props(
-                "unelevated no-caps no-wrap"
-            ).mark("create-api-key")
-        self.body = ui.column().classes("w-full gap-3")
+    async def fetch(self, cursor: str | None, limit: int) -> Any:
+        return await workspace.list_api_keys(self.session.token, cursor=cursor, limit=limit)
 
-    async def load(self) -> None:
-        await self.listing.reload()
-
-    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
-        return await workspace.list_api_keys(self.session.token, cursor=cursor, limit=PAGE_SIZE)
-
-    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
-        if more:
-            action_failed(exc, "More keys could not be loaded", here=PATH, wording=detail_in_words)
-            return
-        self.body.clear()
-        with self.body:
-            problem_card(exc, "the API keys", self.load, here=PATH)
+    def act(self) -> None:
+        CreateKeyDialog(self).open()
 
     # --- drawing ---------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass, field
 from typing import Any
 
 from nicegui import ui
@@ -18,13 +17,13 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Member
-from ui.components.page_states import action_failed, problem_card, to_login
-from ui.components.paged_list import CARD, HEADER_ROW, PagedList, count_and_more
+from ui.components.admin_list import Action, AdminListPage
+from ui.components.page_states import action_failed, to_login
+from ui.components.paged_list import CARD, HEADER_ROW, count_and_more
 from ui.components.settings_parts import (
     BADGE_INDIGO,
     ROLE_HELP,
     ROLES,
-    admins_only,
     badge,
     detail_in_words,
     field_errors,
@@ -32,21 +31,19 @@ from ui.components.settings_parts import (
     menu_item,
     page_dialog,
     row_menu,
-    settings_heading,
 )
 from ui.components.times import plural, relative_now
 from ui.layout import shell_page
 from ui.session import Session
 
 PATH = "/settings/users"
-PAGE_SIZE = 100
 PASSWORD_MIN = 8
 """The API's minimum; the form says so before sending (the API still judges)."""
 GENERATED_LENGTH = 16
 
 
 def register() -> None:
-    shell_page(PATH, "Users · Settings")(users_body)
+    shell_page(PATH, "Users · Settings")(UsersPage.show)
 
 
 # --- pure helpers (tested directly) ---------------------------------------------------------------------
@@ -74,53 +71,26 @@ def initials(member: Member) -> str:
 # --- the page -------------------------------------------------------------------------------------------
 
 
-async def users_body(session: Session) -> None:
-    settings_heading(session, PATH)
-    if not session.is_admin:
-        admins_only("the workspace's users and their roles")
-        return
-    page = UsersPage(session)
-    page.build()
-    await page.load()
-
-
-@dataclass
-class UsersPage:
-    session: Session
-    listing: PagedList = field(init=False, repr=False)
-    body: ui.column = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+class UsersPage(AdminListPage):
+    path = PATH
+    intro = (
+        "People who sign in to this workspace. Admins manage everything here; marketers build "
+        "flows and campaigns; viewers only look."
+    )
+    subject = "the users"
+    admins_manage = "the workspace's users and their roles"
+    plural = "users"
+    action = Action("Add user", "person_add", "add-user")
 
     @property
     def members(self) -> list[Member]:
-        return self.listing.items
+        return self.items
 
-    def build(self) -> None:
-        with ui.row().classes("w-full items-center gap-3"):
-            ui.label(
-                "People who sign in to this workspace. Admins manage everything here; marketers build "
-                "flows and campaigns; viewers only look."
-            ).classes("text-sm text-slate-600 flex-1")
-            ui.button("Add user", icon="person_add", on_click=lambda: AddUserDialog(self).open()).props(
-                "unelevated no-caps"
-            ).mark("add-user")
-        self.body = ui.column().classes("w-full gap-3")
+    async def fetch(self, cursor: str | None, limit: int) -> Any:
+        return await workspace.list_users(self.session.token, cursor=cursor, limit=limit)
 
-    async def load(self) -> None:
-        await self.listing.reload()
-
-    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
-        return await workspace.list_users(self.session.token, cursor=cursor, limit=PAGE_SIZE)
-
-    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
-        if more:
-            action_failed(exc, "More users could not be loaded", here=PATH, wording=detail_in_words)
-            return
-        self.body.clear()
-        with self.body:
-            problem_card(exc, "the users", self.load, here=PATH)
+    def act(self) -> None:
+        AddUserDialog(self).open()
 
     # --- drawing ---------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ same path as real events (signature, retries, log), so a green test means real e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,13 +15,13 @@ from nicegui import ui
 from ui.backend import ApiError, BackendUnreachable
 from ui.clients import workspace
 from ui.clients.workspace import Delivery, NewWebhook, Webhook
+from ui.components.admin_list import Action, AdminListPage
 from ui.components.copy_field import copy_field
-from ui.components.page_states import action_failed, empty_card, problem_card, to_login
-from ui.components.paged_list import HEADER_ROW, PagedList, count_and_more
+from ui.components.page_states import action_failed, empty_card, to_login
+from ui.components.paged_list import HEADER_ROW, count_and_more
 from ui.components.settings_parts import (
     BADGE_GREEN,
     BADGE_GREY,
-    admins_only,
     badge,
     detail_in_words,
     field_errors,
@@ -30,7 +29,6 @@ from ui.components.settings_parts import (
     menu_item,
     page_dialog,
     row_menu,
-    settings_heading,
     shown_once,
 )
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
@@ -38,7 +36,6 @@ from ui.layout import shell_page
 from ui.session import Session
 
 PATH = "/settings/webhooks"
-PAGE_SIZE = 50
 
 EVENTS = {
     "consent.opted_out": "Opt-outs",
@@ -48,7 +45,7 @@ ALL_EVENTS = "*"
 
 
 def register() -> None:
-    shell_page(PATH, "Webhooks · Settings")(webhooks_body)
+    shell_page(PATH, "Webhooks · Settings")(WebhooksPage.show)
 
 
 # --- pure helpers (tested directly) ---------------------------------------------------------------------
@@ -128,53 +125,27 @@ async def enable(session: Session, webhook: Webhook, after: Any) -> None:
 # --- the list -------------------------------------------------------------------------------------------
 
 
-async def webhooks_body(session: Session) -> None:
-    settings_heading(session, PATH)
-    if not session.is_admin:
-        admins_only("consent webhooks")
-        return
-    page = WebhooksPage(session)
-    page.build()
-    await page.load()
-
-
-@dataclass
-class WebhooksPage:
-    session: Session
-    listing: PagedList = field(init=False, repr=False)
-    body: ui.column = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.listing = PagedList(self._fetch, drawn=self.render, failed=self._failed)
+class WebhooksPage(AdminListPage):
+    path = PATH
+    intro = (
+        "Flowgate POSTs every opt-out and opt-in to these URLs as it happens, signed with the "
+        "endpoint's secret (Standard Webhooks) and retried with backoff for about three days."
+    )
+    subject = "the webhooks"
+    admins_manage = "consent webhooks"
+    plural = "webhooks"
+    action = Action("Add webhook", "add", "add-webhook")
+    page_size = 50
 
     @property
     def webhooks(self) -> list[Webhook]:
-        return self.listing.items
+        return self.items
 
-    def build(self) -> None:
-        with ui.row().classes("w-full items-center gap-3 no-wrap max-sm:flex-wrap"):
-            ui.label(
-                "Flowgate POSTs every opt-out and opt-in to these URLs as it happens, signed with the "
-                "endpoint's secret (Standard Webhooks) and retried with backoff for about three days."
-            ).classes("text-sm text-slate-600 flex-1")
-            ui.button("Add webhook", icon="add", on_click=lambda: AddWebhookDialog(self).open()).props(
-                "unelevated no-caps no-wrap"
-            ).mark("add-webhook")
-        self.body = ui.column().classes("w-full gap-3")
+    async def fetch(self, cursor: str | None, limit: int) -> Any:
+        return await workspace.list_webhooks(self.session.token, cursor=cursor, limit=limit)
 
-    async def load(self) -> None:
-        await self.listing.reload()
-
-    async def _fetch(self, filters: dict[str, Any], cursor: str | None) -> Any:
-        return await workspace.list_webhooks(self.session.token, cursor=cursor, limit=PAGE_SIZE)
-
-    def _failed(self, exc: ApiError | BackendUnreachable, more: bool) -> None:
-        if more:
-            action_failed(exc, "More webhooks could not be loaded", here=PATH, wording=detail_in_words)
-            return
-        self.body.clear()
-        with self.body:
-            problem_card(exc, "the webhooks", self.load, here=PATH)
+    def act(self) -> None:
+        AddWebhookDialog(self).open()
 
     def render(self) -> None:
         self.body.clear()
