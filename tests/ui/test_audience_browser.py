@@ -149,6 +149,18 @@ async def test_the_compose_box_warns_for_an_opted_out_contact(
         headers=tenant.headers(),
     )
     assert sent.status_code == 201, sent.text
+    for number in range(1, 8):  # a conversation taller than its box, which scrolls
+        reminder = await client.post(
+            "/api/v1/messages",
+            json={
+                "sender_id": sender["id"],
+                "to": ana["phone"],
+                "kind": "transactional",
+                "text": f"Delivery update {number} of 7",
+            },
+            headers=tenant.headers(),
+        )
+        assert reminder.status_code == 201, reminder.text
     await work(redis_url)
 
     await log_in(page, live_ui, tenant, "/audience")
@@ -169,6 +181,17 @@ async def test_the_compose_box_warns_for_an_opted_out_contact(
     await expect(first).to_be_visible()
     await expect(page.get_by_text("the consent gate will not send it")).to_have_count(0)
     await shoot(page, "audience-contact")
+    # One column, oldest on top: the box scrolls up and down, never sideways into a second column.
+    newest = page.get_by_text("Delivery update 7 of 7")
+    await expect(newest).to_be_in_viewport()
+    box = newest.locator("xpath=ancestor::div[contains(@class, 'overflow-y-auto')][1]")
+    assert await box.evaluate("el => el.scrollWidth <= el.clientWidth && el.scrollHeight > el.clientHeight")
+    oldest = page.get_by_text("Your order shipped")
+    assert (await oldest.bounding_box())["y"] < (await newest.bounding_box())["y"]
+    assert await oldest.evaluate(
+        "el => { const box = el.closest('.overflow-y-auto').getBoundingClientRect();"
+        " const own = el.getBoundingClientRect(); return own.left >= box.left && own.right <= box.right; }"
+    )
 
     await page.get_by_role("button", name="Marketing", exact=True).click()
     second = page.get_by_text(re.compile("You chose a marketing message"))

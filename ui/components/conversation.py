@@ -44,11 +44,12 @@ class Conversation:
         self.messages: dict[int, dict[str, Any]] = {}
         self.next_cursor: str | None = None
         self.here = f"/audience/contacts/{contact['id']}"
-        # Newest first in the page, drawn bottom-up (column-reverse): a long conversation opens scrolled
+        # Newest first in the page, drawn bottom-up (column-reverse; no-wrap, since Quasar's `.flex` wraps
+        # and a long conversation would spill into a second column): it opens scrolled
         # to its latest message, like a chat, without any script.
         self.body = (
             ui.element("div")
-            .classes("w-full max-h-[34rem] overflow-y-auto flex flex-col-reverse gap-2 pr-1")
+            .classes("w-full max-h-[34rem] overflow-y-auto flex flex-col-reverse no-wrap gap-2 pr-1")
             .mark("conversation")
         )
         self.timer = ui.timer(REFRESH_S, self.follow_pending, active=False)

@@ -363,7 +363,7 @@ class PreviewPane(ui.column):
             self._phone_header()
             # column-reverse keeps the newest bubble in view without any scrolling script.
             with ui.element("div").classes(
-                "w-full flex-1 min-h-0 overflow-y-auto flex flex-col-reverse"
+                "w-full flex-1 min-h-0 overflow-y-auto flex flex-col-reverse no-wrap"
             ) as self._scroller:
                 self._chat = ui.column().classes("w-full gap-1.5 px-3 py-3").mark("preview-chat")
             self._notice = ui.column().classes(
