@@ -189,6 +189,36 @@ async def test_the_monitor_moves_with_the_campaign_without_a_reload(
     assert edges["e-offer-button:yes-follow_up"] == 1 and edges["e-offer-button:no-declined"] == 0
 
 
+async def test_where_contacts_may_enter_again_the_monitor_counts_entries_and_follows_the_audience(
+    user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
+) -> None:
+    made = await _setup(client, tenant)
+    campaign = await create_campaign(
+        client,
+        tenant,
+        made["flow"]["id"],
+        made["group"]["id"],
+        made["sender"]["id"],
+        allow_reentry=True,
+    )
+    await log_in_and_wait(
+        user, tenant.admin_email, tenant.admin_password, path=f"/login?next=/campaigns/{campaign['id']}"
+    )
+    await see(user, marker="next-trigger", content="Starts ")
+    await start_and_work(redis_url, campaign)
+    await see(user, marker="progress-text", content="18 of 18 contacts in the flow now · 18 entries so far")
+    await see(user, marker="next-trigger", content="Next trigger")
+    await see(user, marker="next-trigger", content="1 fired so far")
+
+    # one finishes the flow: they may enter again at the next trigger, which the audience card shows
+    sent = await campaign_messages(campaign["id"])
+    await tap(client, tenant, made["sender"]["id"], sent[0], "yes")
+    await work(redis_url)
+    await see(user, marker="kpi-value-completed", content="1")
+    await see(user, marker="kpi-value-eligible", content="1")
+    await see(user, marker="progress-text", content="17 of 18 contacts in the flow now · 18 entries so far")
+
+
 async def test_suspend_resume_and_delete_from_the_monitor(
     user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
 ) -> None:

@@ -240,6 +240,13 @@ FUNNEL: tuple[tuple[str, str], ...] = (
 """Contacts who entered and completed around the messages between (a flow may send several each)."""
 
 
+def funnel(reentry: bool) -> tuple[tuple[str, str], ...]:
+    """The funnel's rows: where contacts may enter again, its first row counts entries, and says so."""
+    if not reentry:
+        return FUNNEL
+    return (("entered", "Entries"), *FUNNEL[1:])
+
+
 def messages_per_minute(per_minute: list[dict[str, Any]], now: datetime, window: int = 5) -> float:
     """The send rate of the last ``window`` full minutes (the current minute is still filling)."""
     current = now.astimezone(UTC).replace(second=0, microsecond=0)
@@ -278,9 +285,10 @@ def minute_series(per_minute: list[dict[str, Any]], now: datetime, span: int = 3
 @dataclass(frozen=True, slots=True)
 class Progress:
     reached: int
-    """Contacts who entered the campaign so far."""
+    """The bar's filled part: contacts who entered (in the flow now, for a campaign they may re-enter)."""
     total: int
-    """Reached plus those still eligible."""
+    """The bar's whole: reached plus those still eligible."""
+    headline: str
     left_text: str
 
     @property
@@ -288,30 +296,50 @@ class Progress:
         return self.reached / self.total if self.total else 0.0
 
 
-def progress(totals: dict[str, int], reachable: int | None, rate_per_minute: float, status: str) -> Progress:
+def progress(
+    totals: dict[str, int],
+    audience: dict[str, Any],
+    rate_per_minute: float,
+    status: str,
+    *,
+    reentry: bool = False,
+) -> Progress:
     """How far the campaign has come, and how long the contacts not reached yet will take at the recent
     rate (messages per contact so far, over messages per minute).
 
-    ``reachable`` is who the campaign reaches in all: the eligible plus those already in it, from one
-    audience answer (a sum of an older "eligible" and a newer "entered" would count people twice).
+    ``audience`` is one answer of the campaign's audience: who the campaign reaches in all is its eligible
+    plus those already in it (a sum of an older "eligible" and a newer "entered" would count people
+    twice). Where contacts may enter again (``reentry``), ``entered`` counts entries, not people (the
+    demo's 285 contacts made 394 entries by its second trigger), so the bar shows the audience's share in
+    the flow now, and the entries are said apart.
     """
-    reached = int(totals.get("entered", 0))
-    total = max(reached, reachable or 0)
+    eligible = int(audience["eligible"])
+    inside = int(audience["excluded"]["already_entered"])
+    entries = int(totals.get("entered", 0))
+    if reentry:
+        reached, total = inside, inside + eligible
+        headline = f"{reached:,} of {total:,} contacts in the flow now · {entries:,} {'entry' if entries == 1 else 'entries'} so far"
+    else:
+        reached = entries
+        total = max(reached, eligible + inside)
+        headline = f"{reached:,} of {total:,} contacts reached"
     waiting = total - reached
     if status == "ended":
-        return Progress(reached, total, "Ended")
+        return Progress(reached, total, headline, "Ended")
     if status == "paused":
-        return Progress(reached, total, "Paused: nothing is sent until it is resumed")
+        return Progress(reached, total, headline, "Paused: nothing is sent until it is resumed")
     if not waiting:
-        return Progress(
-            reached, total, "Everyone eligible has been reached" if reached else "Nobody reached yet"
-        )
-    if rate_per_minute <= 0 or not reached:
-        return Progress(reached, total, f"{waiting:,} still to reach at the next trigger")
-    per_contact = max(1.0, totals.get("sent", 0) / reached)
+        done = "Everyone eligible is in the flow" if reentry else "Everyone eligible has been reached"
+        return Progress(reached, total, headline, done if reached else "Nobody reached yet")
+    if reentry or rate_per_minute <= 0 or not entries:
+        return Progress(reached, total, headline, f"{waiting:,} still to reach at the next trigger")
+    per_contact = max(1.0, totals.get("sent", 0) / entries)
     minutes = waiting * per_contact / rate_per_minute
     return Progress(
-        reached, total, f"about {duration_words(minutes)} left at {rate_per_minute:,.0f} messages a minute"
+        reached,
+        total,
+        headline,
+        f"about {duration_words(minutes)} left at {rate_per_minute:,.0f} messages a minute",
     )
 
 

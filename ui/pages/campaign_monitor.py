@@ -3,8 +3,10 @@
 Everything on it moves with the campaign's live feed (:mod:`ui.campaign_feed`): the ui process holds the
 api's WebSocket for this tab and redraws the numbers, the chart, the funnel and the counts on the flow's
 own graph when an event arrives. The audience (members, eligible) is not in the feed; it is asked for
-again when the number of contacts who entered changes, at most every few seconds. The feed is cancelled
-when the tab goes away.
+again when the campaign's totals move (runs entering, finishing, opting out), at most every few seconds,
+and every half minute besides (members added to the group move nothing in the feed). The header (next
+trigger, triggers fired) is read again just after the trigger it announces. All of it stops when the tab
+goes away.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from ui.backend import ApiError, AudienceInfo, BackendUnreachable, CampaignInfo,
 from ui.campaign_feed import CampaignFeed, FeedState, start_feed
 from ui.components.campaign_actions import action_buttons
 from ui.components.campaign_rules import (
-    FUNNEL,
     KPIS,
     STATUS_STYLE,
     edge_counts,
     failure_words,
+    funnel,
     messages_per_minute,
     minute_series,
     node_chips,
@@ -49,6 +51,12 @@ LIVE_WORDS: dict[str, str] = {
 }
 AUDIENCE_EVERY_S = 5.0
 """The audience counts are queries over the whole group: asked for at most this often."""
+AUDIENCE_QUIET_S = 30.0
+"""How often the audience is asked for when nothing in the feed moves."""
+HEADER_AFTER_S = 5.0
+"""The header is read again this long after the trigger it announces was due (the scheduler's tick)."""
+HEADER_OVERDUE_S = 20.0
+"""… and this often while that trigger is overdue (a worker that is down, a long trigger)."""
 GRAPH_HEIGHT = "600px"
 
 
@@ -79,7 +87,7 @@ async def campaign_monitor_body(session: Session, campaign_id: str = "") -> None
         _gone(f"The campaign could not be loaded: {detail}.")
         return
     monitor = Monitor(session, campaign, audience)
-    monitor.audience_entered = stats["totals"].get("entered", 0)
+    monitor.audience_seen = _audience_moves(stats)
     await monitor.build()
     await monitor.show_stats(stats)
     monitor.start()
@@ -105,8 +113,9 @@ class Monitor:
         self.edge_ids: dict[tuple[str, str, str], str] = {}
         self.audience_asked = time.monotonic()
         """The page was drawn with a fresh audience."""
-        self.audience_entered: int | None = None
+        self.audience_seen: tuple[int, ...] | None = None
         self.audience_later: asyncio.Task[None] | None = None
+        self.header_later: asyncio.Task[None] | None = None
         self.feed_task: asyncio.Task[None] | None = None
         self.client = ui.context.client
         self.live_state: FeedState | None = None
@@ -178,11 +187,28 @@ class Monitor:
             if campaign["description"]:
                 ui.label(campaign["description"]).classes("text-slate-600")
             ui.label(f"Plan: {campaign['plan']}.").classes("text-sm text-slate-600").mark("campaign-plan")
-            next_at = campaign["next_trigger_at"]
-            if next_at and campaign["status"] in ("scheduled", "running"):
-                ui.label(
-                    f"Next trigger {short_time(next_at)} UTC · {campaign['triggers_fired']} fired so far"
-                ).classes("text-xs text-slate-500")
+            when = _next_line(campaign)
+            if when:
+                ui.label(when).classes("text-xs text-slate-500").mark("next-trigger")
+        self._plan_header_refresh()
+
+    def _plan_header_refresh(self) -> None:
+        """Read the campaign again just after the trigger (or start) its header announces, so "next
+        trigger" and "fired so far" move on with the campaign while the tab stays open."""
+        if self.header_later is not None and not self.header_later.done():
+            self.header_later.cancel()
+        due = _announced(self.campaign)
+        if due is None:
+            return
+        late = (datetime.now(UTC) - due).total_seconds()
+        wait = HEADER_AFTER_S - late if late < HEADER_AFTER_S else HEADER_OVERDUE_S
+        self.header_later = asyncio.create_task(self._reload_campaign_later(wait))
+
+    async def _reload_campaign_later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self.header_later = None
+        if not self.gone:
+            await self._reload_campaign()
 
     async def _draw_graph(self) -> None:
         campaign = self.campaign
@@ -228,6 +254,7 @@ class Monitor:
         """Follow the feed while the tab is connected: a tab that went away (closed, or offline for a
         while) holds no socket at the api; one that comes back resumes with a fresh snapshot."""
         self._follow()
+        ui.timer(AUDIENCE_QUIET_S, self.refresh_quietly)
         client = ui.context.client
         client.on_disconnect(self.stop)
         client.on_connect(self._follow)
@@ -239,7 +266,7 @@ class Monitor:
             self.feed_task = start_feed(feed)
 
     def stop(self) -> None:
-        for task in (self.feed_task, self.audience_later):
+        for task in (self.feed_task, self.audience_later, self.header_later):
             if task is not None and not task.done():
                 task.cancel()
 
@@ -263,7 +290,7 @@ class Monitor:
         self.stats = stats
         if stats["status"] != self.campaign["status"]:
             await self._reload_campaign()
-        await self._maybe_refresh_audience(stats["totals"].get("entered", 0))
+        await self._maybe_refresh_audience(_audience_moves(stats))
         if not self.gone:
             self._draw(stats)
 
@@ -278,11 +305,8 @@ class Monitor:
         for key, label in self.kpis.items():
             label.set_text(f"{int(values.get(key, 0)):,}")
         rate = messages_per_minute(stats["per_minute"], datetime.now(UTC))
-        audience = self.audience
-        state = progress(
-            totals, audience["eligible"] + audience["excluded"]["already_entered"], rate, stats["status"]
-        )
-        self.progress_text.set_text(f"{state.reached:,} of {state.total:,} contacts reached")
+        state = progress(totals, self.audience, rate, stats["status"], reentry=self.campaign["allow_reentry"])
+        self.progress_text.set_text(state.headline)
         self.eta_text.set_text(state.left_text)
         self.progress_bar.set_value(state.fraction)
         self._update_charts(stats)
@@ -296,9 +320,10 @@ class Monitor:
         self.rate_chart.options["series"][0]["data"] = [value for _, value in series]
         self.rate_chart.update()
         totals = stats["totals"]
-        self.funnel_chart.options["yAxis"]["data"] = [label for _, label in reversed(FUNNEL)]
+        rows = funnel(self.campaign["allow_reentry"])
+        self.funnel_chart.options["yAxis"]["data"] = [label for _, label in reversed(rows)]
         self.funnel_chart.options["series"][0]["data"] = [
-            int(totals.get(key, 0)) for key, _ in reversed(FUNNEL)
+            int(totals.get(key, 0)) for key, _ in reversed(rows)
         ]
         self.funnel_chart.update()
 
@@ -345,12 +370,12 @@ class Monitor:
             if len(messages) == 50:
                 ui.label("The newest 50; the report (CSV) lists them all.").classes("text-xs text-slate-500")
 
-    async def _maybe_refresh_audience(self, entered: int) -> None:
-        """Ask for the audience again when more contacts entered: now, or once the pause since the last
-        ask is over (a burst of events makes one request, and the last change is never missed)."""
-        if entered == self.audience_entered:
+    async def _maybe_refresh_audience(self, moves: tuple[int, ...]) -> None:
+        """Ask for the audience again when the totals that move it changed: now, or once the pause since
+        the last ask is over (a burst of events makes one request, and the last change is never missed)."""
+        if moves == self.audience_seen:
             return
-        self.audience_entered = entered
+        self.audience_seen = moves
         wait = AUDIENCE_EVERY_S - (time.monotonic() - self.audience_asked)
         if wait <= 0:
             await self._refresh_audience()
@@ -360,6 +385,14 @@ class Monitor:
     async def _refresh_audience_later(self, wait: float) -> None:
         await asyncio.sleep(wait)
         self.audience_later = None
+        await self._refresh_audience()
+        if self.stats is not None and not self.gone:
+            self._draw(self.stats)
+
+    async def refresh_quietly(self) -> None:
+        """The half-minute ask: skipped when the feed's own asks are more recent."""
+        if self.gone or time.monotonic() - self.audience_asked < AUDIENCE_QUIET_S:
+            return
         await self._refresh_audience()
         if self.stats is not None and not self.gone:
             self._draw(self.stats)
@@ -406,6 +439,36 @@ class Monitor:
             ui.notify(f"The report could not be downloaded: {detail}", type="negative")
             return
         ui.download(data, f"campaign-{self.campaign['id']}-report.csv", "text/csv")
+
+
+def _audience_moves(stats: CampaignStats) -> tuple[int, ...]:
+    """The totals whose change can change the audience's counts: entering takes contacts out of the
+    eligible, finishing can bring them back (re-entry), opting out moves them to the excluded."""
+    totals = stats["totals"]
+    return tuple(
+        int(totals.get(key, 0))
+        for key in ("entered", "completed", "expired", "interrupted", "failed_runs", "opted_out")
+    )
+
+
+def _announced(campaign: CampaignInfo) -> datetime | None:
+    """When the header's next event is due: the next trigger of a running campaign, the start of a
+    scheduled one."""
+    if campaign["status"] == "running" and campaign["next_trigger_at"]:
+        return datetime.fromisoformat(campaign["next_trigger_at"])
+    if campaign["status"] == "scheduled" and campaign["start_at"]:
+        return datetime.fromisoformat(campaign["start_at"])
+    return None
+
+
+def _next_line(campaign: CampaignInfo) -> str:
+    fired = f"{campaign['triggers_fired']} fired so far"
+    if campaign["status"] == "running" and campaign["next_trigger_at"]:
+        return f"Next trigger {short_time(campaign['next_trigger_at'])} UTC · {fired}"
+    if campaign["status"] == "scheduled":
+        starts = f"Starts {short_time(campaign['start_at'])} UTC"
+        return f"{starts} · {fired}" if campaign["triggers_fired"] else starts
+    return ""
 
 
 def _rate_chart_options() -> dict[str, Any]:

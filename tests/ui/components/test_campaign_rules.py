@@ -14,6 +14,7 @@ from ui.components.campaign_rules import (
     duration_words,
     edge_counts,
     field_of,
+    funnel,
     messages_per_minute,
     minute_series,
     next_start,
@@ -164,17 +165,40 @@ def test_the_send_rate_counts_the_last_full_minutes_only() -> None:
     assert messages_per_minute(per_minute, NOW) == 100.0
 
 
+def audience_answer(eligible: int, inside: int) -> dict:
+    return {"eligible": eligible, "excluded": {"already_entered": inside, "opted_out": 0, "no_address": 0}}
+
+
 def test_progress_and_time_left() -> None:
-    running = progress({"entered": 100, "sent": 200}, 400, rate_per_minute=60.0, status="running")
+    running = progress(
+        {"entered": 100, "sent": 200}, audience_answer(300, 100), rate_per_minute=60.0, status="running"
+    )
     assert (running.reached, running.total, running.fraction) == (100, 400, 0.25)
+    assert running.headline == "100 of 400 contacts reached"
     assert (
         running.left_text == "about 10 minutes left at 60 messages a minute"
     )  # 300 contacts x 2 messages / 60 a minute
-    assert progress({"entered": 5}, 0, 0.0, "running").left_text == "Everyone eligible has been reached"
-    assert "next trigger" in progress({}, 40, 0.0, "scheduled").left_text
-    assert progress({"entered": 5}, 3, 10.0, "paused").left_text.startswith("Paused")
+    assert (
+        progress({"entered": 5}, audience_answer(0, 5), 0.0, "running").left_text
+        == "Everyone eligible has been reached"
+    )
+    assert "next trigger" in progress({}, audience_answer(40, 0), 0.0, "scheduled").left_text
+    assert progress({"entered": 5}, audience_answer(0, 3), 10.0, "paused").left_text.startswith("Paused")
     # an audience answer older than the latest count never makes the total smaller than who is in
-    assert progress({"entered": 192}, 190, 50.0, "running").total == 192
+    assert progress({"entered": 192}, audience_answer(0, 190), 50.0, "running").total == 192
+
+
+def test_where_contacts_may_enter_again_entries_are_not_people() -> None:
+    # the demo's second trigger: 285 contacts, 394 entries; 30 in the flow now, the rest may enter again
+    state = progress({"entered": 394, "sent": 394}, audience_answer(255, 30), 40.0, "running", reentry=True)
+    assert state.headline == "30 of 285 contacts in the flow now · 394 entries so far"
+    assert state.left_text == "255 still to reach at the next trigger"
+    assert state.fraction == 30 / 285
+    everyone = progress({"entered": 1}, audience_answer(0, 1), 0.0, "running", reentry=True)
+    assert everyone.headline == "1 of 1 contacts in the flow now · 1 entry so far"
+    assert everyone.left_text == "Everyone eligible is in the flow"
+    assert funnel(True)[0] == ("entered", "Entries")
+    assert funnel(False)[0] == ("entered", "Contacts in")
     assert duration_words(0.5) == "less than a minute"
     assert duration_words(180) == "3 hours"
     assert duration_words(60 * 24 * 3) == "3 days"
