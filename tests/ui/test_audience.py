@@ -344,13 +344,18 @@ async def test_a_group_is_created_filled_counted_per_channel_and_flagged(
     await see(user, marker="page-title", content="Spring customers")
     await see(user, marker="members-empty")
 
-    for person in ("Ana", "Bo"):
-        only(user, marker="member-search").set_value(person)
-        await see(user, marker="found-contact", content=None)
-        await see(user, marker="add-member")
-        user.find(marker="add-member").click()
-        await see(user, marker="member-row", content=None)
-        await see(user, marker="member-count", content=f"{1 if person == 'Ana' else 2} of")
+    # both from one search: the results stay after each Add, the one added marked as a member
+    only(user, marker="member-search").set_value("+35191200000")
+    for added, person in enumerate((ana, bo), start=1):
+        await see(user, marker=f"found-{person['id']}", content=None)
+        with user.scope(marker=f"found-{person['id']}"):
+            await see(user, marker="add-member")
+            user.find(marker="add-member").click()
+        await see(user, marker="member-count", content=f"{added} of")
+        await see(user, marker="group-summary", content=f"{added} member")
+        await see(user, marker=f"found-{person['id']}", content=None)
+        with user.scope(marker=f"found-{person['id']}"):
+            await see(user, "Member")
     with user.scope(marker="reach-sms"):
         await see(user, marker="reach-text", content="1 of 2 members — 1 opted out, 0 without a phone number")
     with user.scope(marker="reach-email"):

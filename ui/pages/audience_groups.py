@@ -343,6 +343,17 @@ class GroupPage:
         self.member_ids: set[int] = set()
         self.next_cursor: str | None = None
         self.find_generation = 0
+        self.found_for: tuple[str, list[dict[str, Any]]] = ("", [])
+        """The search's words and the contacts it found: drawn again after each Add, so several contacts
+        are added from one search."""
+
+    def _summary(self) -> str:
+        count = plural(self.group["member_count"], "member")
+        return f"{self.group['description']} · {count}" if self.group["description"] else count
+
+    def _count_changed(self, count: int) -> None:
+        self.group["member_count"] = count
+        self.summary.set_text(self._summary())
 
     @property
     def can_write(self) -> bool:
@@ -358,9 +369,7 @@ class GroupPage:
                         "page-title"
                     )
                     _bypass_chip(group, long=True)
-                ui.label(group["description"] or f"{plural(group['member_count'], 'member')}").classes(
-                    "text-slate-600"
-                ).mark("group-summary")
+                self.summary = ui.label(self._summary()).classes("text-slate-600").mark("group-summary")
             if self.can_write:
                 ui.button("Edit", icon="edit", on_click=self.edit).props("outline no-caps").mark("edit-group")
                 ui.button("Delete", icon="delete", on_click=self.delete).props(
@@ -474,6 +483,7 @@ class GroupPage:
         if generation != self.find_generation:
             return
         if not text:
+            self.found_for = ("", [])
             self.found.clear()
             return
         try:
@@ -483,12 +493,23 @@ class GroupPage:
             return
         if generation != self.find_generation:
             return
+        self.found_for = (text, list(page["items"]))
+        self._render_found()
+
+    def _render_found(self) -> None:
+        text, found = self.found_for
         self.found.clear()
+        if not text:
+            return
         with self.found:
-            if not page["items"]:
+            if not found:
                 ui.label(f"No contact matches “{text}”.").classes("text-sm text-slate-500 py-2")
-            for contact in page["items"]:
-                with ui.row().classes("w-full items-center no-wrap gap-3 py-1.5").mark("found-contact"):
+            for contact in found:
+                with (
+                    ui.row()
+                    .classes("w-full items-center no-wrap gap-3 py-1.5")
+                    .mark("found-contact", f"found-{contact['id']}")
+                ):
                     _contact_cell(contact)
                     if contact["id"] in self.member_ids:
                         ui.label("Member").classes("text-xs text-slate-500")
@@ -503,10 +524,11 @@ class GroupPage:
         except (ApiError, BackendUnreachable) as exc:
             action_failed(exc, "Not added", here=self.here)
             return
-        self.group["member_count"] = result["member_count"]
+        self._count_changed(result["member_count"])
         ui.notify(f"Added {contact['name'] or contact['phone'] or contact['email']}.", type="positive")
-        self.found.clear()
         await asyncio.gather(self.load_members(), self.load_reach())
+        self.member_ids.add(contact["id"])  # also when the first page of members does not show them
+        self._render_found()  # the same results, this one now a member
 
     async def remove(self, contact: dict[str, Any]) -> None:
         try:
@@ -514,7 +536,7 @@ class GroupPage:
         except (ApiError, BackendUnreachable) as exc:
             action_failed(exc, "Not removed", here=self.here)
             return
-        self.group["member_count"] = result["member_count"]
+        self._count_changed(result["member_count"])
         ui.notify(f"Removed {contact['name'] or contact['phone'] or contact['email']} from the group.")
         await asyncio.gather(self.load_members(), self.load_reach())
 
