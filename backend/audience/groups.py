@@ -54,12 +54,12 @@ async def with_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _name_taken(workspace_id: int, name: str, except_id: int | None = None) -> None:
-    query = Group.select(Group.id).where((Group.workspace == workspace_id) & (Group.name == name))
+    query = Group.select(Group.id, Group.name).where((Group.workspace == workspace_id) & (Group.name == name))
     if except_id is not None:
         query = query.where(Group.id != except_id)
     holder = await query.first()
     if holder is not None:
-        raise Conflict(f"name: group {holder['id']} is already called {name!r}")
+        raise Conflict(f"name: another group is already called {holder['name']!r}")
 
 
 def _clean_name(name: str) -> str:

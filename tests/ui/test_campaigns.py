@@ -218,6 +218,10 @@ async def test_where_contacts_may_enter_again_the_monitor_counts_entries_and_fol
     await see(user, marker="kpi-value-eligible", content="1")
     await see(user, marker="progress-text", content="17 of 18 contacts in the flow now · 18 entries so far")
 
+    # the contact's conversation names the campaign each message came from
+    await user.open(f"/audience/contacts/{sent[0]['contact']}")
+    await see(user, marker="message-campaign", content="Spring offer")
+
 
 async def test_suspend_resume_and_delete_from_the_monitor(
     user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str

@@ -17,6 +17,7 @@ from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing.user import User
 
 from flows.examples import example_json
+from tests.backend.campaigns.helpers import create_campaign, group_of, published_flow, sandbox_sender
 from tests.conftest import Tenant, free_port
 from tests.ui.conftest import log_in_and_wait, only, see, stored_token
 from tests.ui.flow_samples import SAMPLE_GRAPH, create_flow
@@ -290,6 +291,26 @@ async def test_delete_asks_first_naming_the_flow_and_its_versions(
     await see(user, marker="empty-state")
     await user.should_not_see(marker=f"flow-{flow['id']}")
     assert (await client.get(f"/api/v1/flows/{flow['id']}", headers=tenant.headers())).status_code == 404
+
+
+async def test_a_flow_a_campaign_uses_is_not_deleted_and_the_campaign_is_named(
+    user: User, tenant: Tenant, client: httpx.AsyncClient
+) -> None:
+    flow = await published_flow(client, tenant, name="Spring promo")
+    sender = await sandbox_sender(client, tenant)
+    group = await group_of(tenant.id, 2, name="Spring customers")
+    await create_campaign(client, tenant, flow["id"], group["id"], sender["id"], name="Spring sale")
+    await open_as_admin(user, tenant)
+
+    with user.scope(marker=f"flow-{flow['id']}"):
+        user.find(marker="delete-flow").click()
+    await see(user, marker="confirm-delete")
+    user.find(marker="confirm-delete").click()
+    await see(
+        user,
+        "Not deleted: the campaign “Spring sale” uses this flow. Delete it or give it another flow first.",
+    )
+    assert (await client.get(f"/api/v1/flows/{flow['id']}", headers=tenant.headers())).status_code == 200
 
 
 # --- export and import -----------------------------------------------------------------------------------

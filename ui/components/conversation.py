@@ -9,12 +9,13 @@ in place without a reload.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
 
-from ui.backend import ApiError, BackendUnreachable
+from ui.backend import ApiError, BackendUnreachable, api
 from ui.clients import audience as client
 from ui.components.audience_rules import (
     CHANNEL_LABEL,
@@ -42,6 +43,8 @@ class Conversation:
         self.contact = contact
         self.senders = senders
         self.messages: dict[int, dict[str, Any]] = {}
+        self.campaign_names: dict[int, str] = {}
+        """The campaigns the messages came from, by id, named as their monitors are (asked for once)."""
         self.next_cursor: str | None = None
         self.here = f"/audience/contacts/{contact['id']}"
         # Newest first in the page, drawn bottom-up (column-reverse; no-wrap, since Quasar's `.flex` wraps
@@ -67,6 +70,7 @@ class Conversation:
             return
         self.messages = {message["id"]: message for message in page["items"]}
         self.next_cursor = page["next_cursor"]
+        await self._name_campaigns()
         self.render()
 
     async def load_earlier(self) -> None:
@@ -79,7 +83,26 @@ class Conversation:
             return
         self.messages.update({message["id"]: message for message in page["items"]})
         self.next_cursor = page["next_cursor"]
+        await self._name_campaigns()
         self.render()
+
+    async def _name_campaigns(self) -> None:
+        unnamed = {m["campaign_id"] for m in self.messages.values() if m.get("campaign_id")} - set(
+            self.campaign_names
+        )
+
+        async def name(campaign_id: int) -> None:
+            try:
+                self.campaign_names[campaign_id] = (await api.get_campaign(self.session.token, campaign_id))[
+                    "name"
+                ]
+            except ApiError as exc:
+                if exc.status == 404:
+                    self.campaign_names[campaign_id] = "a deleted campaign"
+            except BackendUnreachable:
+                pass  # the bubble links to the campaign without its name
+
+        await asyncio.gather(*(name(campaign_id) for campaign_id in sorted(unnamed)))
 
     def add(self, message: dict[str, Any]) -> None:
         """A message just sent: shown at once, and followed until its status settles."""
@@ -138,9 +161,16 @@ class Conversation:
             parts = [channel, sender["name"] if sender else ""]
             if outbound and message.get("kind"):
                 parts.append(KINDS.get(message["kind"], message["kind"]))
-            if message.get("campaign_id"):
-                parts.append(f"campaign {message['campaign_id']}")
-            ui.label(" · ".join(part for part in parts if part)).classes("text-xs text-slate-500")
+            with ui.row().classes("items-center gap-1 no-wrap text-xs text-slate-500"):
+                ui.label(" · ".join(part for part in parts if part))
+                campaign_id = message.get("campaign_id")
+                if campaign_id:
+                    ui.label("·")
+                    ui.link(
+                        self.campaign_names.get(campaign_id, "its campaign"), f"/campaigns/{campaign_id}"
+                    ).classes("text-slate-500 hover:text-primary truncate max-w-[14rem]").mark(
+                        "message-campaign"
+                    )
             with ui.element("div").classes(
                 "rounded-2xl px-4 py-2 text-sm whitespace-pre-wrap break-words " + _bubble_look(message)
             ):

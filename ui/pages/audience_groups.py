@@ -25,6 +25,7 @@ from ui.components.audience_parts import (
 )
 from ui.components.audience_rules import CHANNEL_LABEL, CHANNELS, reach_sentence
 from ui.components.dialogs import transient_dialog
+from ui.components.in_use import refused_in_use
 from ui.components.page_states import action_failed, empty_card, problem_card
 from ui.components.paged_list import (
     PAGE_SIZE,
@@ -287,6 +288,10 @@ async def delete_group(session: Session, group: dict[str, Any]) -> bool:
     try:
         await client.delete_group(session.token, group["id"])
     except ApiError as exc:
+        if exc.status == 409 and await refused_in_use(
+            session.token, "this group", "group", group_id=group["id"]
+        ):
+            return False
         if exc.status != 404:
             action_failed(exc, "Not deleted", here=PATH)
             return False

@@ -26,6 +26,7 @@ from flows.examples import EXAMPLES, example_json
 from ui.backend import ApiError, BackendUnreachable, FlowSummary, api
 from ui.components.dialogs import transient_dialog
 from ui.components.flow_status import STATUS_STYLE, status_text
+from ui.components.in_use import refused_in_use
 from ui.components.times import absolute_time, parse_timestamp, plural, relative_time
 from ui.layout import page_heading, shell_page
 from ui.session import Session, forget, login_url
@@ -500,6 +501,10 @@ class FlowsPage:
         try:
             await api.delete_flow(self.session.token, flow["id"])
         except ApiError as exc:
+            if exc.status == 409 and await refused_in_use(
+                self.session.token, "this flow", "flow", flow_id=flow["id"]
+            ):
+                return
             if exc.status != 404:  # 404: someone else deleted it first; the outcome is the same
                 self.failed(exc, "Not deleted")
                 return

@@ -29,7 +29,7 @@ async def test_group_crud_and_unique_names(client, tenant):
 
     duplicate = await client.post(URL, json={"name": "Newsletter"}, headers=tenant.headers("marketer"))
     assert duplicate.status_code == 409
-    assert "name" in duplicate.json()["detail"]
+    assert duplicate.json()["detail"] == "name: another group is already called 'Newsletter'"
     assert (await client.post(URL, json={"name": ""}, headers=tenant.headers())).status_code == 400
     assert (await client.post(URL, json={"name": "   "}, headers=tenant.headers())).json()["errors"][0][
         "field"
