@@ -136,15 +136,16 @@ class PreviewHost:
                 raise Conflict("the flow is not waiting for a timer or a timeout right now")
             fire_at = record.timers[waiting.timer_id]
             record.clock = max(record.clock, fire_at)
+            graph = (await flows.get_version(principal, record.flow_id, record.version))["graph"]
+            label = _label_of(graph, waiting.node_id)
             record.transcript.append(
                 Bubble(
                     direction="note",
-                    text=f"Skipped the wait at {waiting.node_id}.",
+                    text=f"Skipped the wait at “{label}”." if label else "Skipped the wait.",
                     node_id=waiting.node_id,
                     at=record.clock,
                 )
             )
-            graph = (await flows.get_version(principal, record.flow_id, record.version))["graph"]
             await self._advance(principal, record, graph, TimerFired(timer_id=waiting.timer_id))
             await self._save(record)
             return record
@@ -291,3 +292,11 @@ def preview_out(record: PreviewRecord) -> dict[str, Any]:
         "contact": msgspec.to_builtins(state.contact),
         "clock": record.clock,
     }
+
+
+def _label_of(graph: dict[str, Any], node_id: str) -> str:
+    """The step's label as the marketer wrote it (its id is the editor's, not theirs); "" when it has none."""
+    for node in graph.get("nodes", []):
+        if node.get("id") == node_id:
+            return str(node.get("label") or "")
+    return ""

@@ -40,7 +40,7 @@ PROMO: dict[str, Any] = {
             "text": "Your code is SAVE20",
             "message_kind": "transactional",
         },
-        {"kind": "delay", "id": "later", "seconds": 3600},
+        {"kind": "delay", "id": "later", "label": "Wait an hour", "seconds": 3600},
         {"kind": "send_message", "id": "nudge", "text": "Did you use it?"},
         {"kind": "wait_for_reply", "id": "ask", "timeout": 3600, "save_as": "reason"},
         {"kind": "send_message", "id": "bye", "text": "Thanks for telling us: {{vars.reason}}"},
@@ -148,7 +148,7 @@ async def test_tapping_a_button_shows_the_reply_then_skip_wait_moves_past_the_de
     await see(user, marker="bubble-text", content="Did you use it?")
     await see(user, marker="preview-status", content="Flow finished")
     await user.should_not_see(marker="preview-skip-wait")
-    assert bubbles(user, "note")[1] == "Skipped the wait at later."
+    assert bubbles(user, "note")[1] == "Skipped the wait at “Wait an hour”."
 
 
 async def test_a_typed_reply_is_sent_with_enter(
