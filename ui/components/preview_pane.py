@@ -44,6 +44,7 @@ CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
 )
 DEFAULT_CONTACT = {"name": "Test contact", "phone": "", "email": "", "timezone": "UTC"}
 KIND_CAPTIONS = {"marketing": "Marketing", "transactional": "Transactional"}
+KIND_IN_CAMPAIGNS = "The step's kind. A marketing campaign sends every message of its flow as marketing."
 
 
 # --- reading a preview answer (pure, so the rules are easy to check) ----------------------------------
@@ -683,9 +684,13 @@ def _out_bubble(
             caption = " · ".join(
                 part for part in (KIND_CAPTIONS.get(bubble.get("message_kind") or ""), time_text) if part
             )
-            ui.label(caption).classes("self-end text-[10px] text-slate-400 leading-none").mark(
-                "bubble-caption"
+            shown = (
+                ui.label(caption)
+                .classes("self-end text-[10px] text-slate-400 leading-none")
+                .mark("bubble-caption")
             )
+            if bubble.get("message_kind") == "transactional":
+                shown.tooltip(KIND_IN_CAMPAIGNS)
         for button in bubble.get("buttons") or []:
             buttons.append(
                 ui.button(

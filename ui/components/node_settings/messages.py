@@ -82,7 +82,11 @@ def send_message_form(ctx: SettingsContext, node: SendMessageNode) -> None:
         placeholder="https://…/picture.jpg",
     )
     _buttons(ctx, node)
-    heading("Consent", "Marketing messages pass the consent gate: contacts who opted out are skipped.")
+    heading(
+        "Consent",
+        "Marketing messages pass the consent gate: contacts who opted out are skipped. In a marketing "
+        "campaign every message of the flow is marketing, whatever its step says.",
+    )
     choice(
         ctx, {"marketing": "Marketing", "transactional": "Transactional"}, node.message_kind, "message_kind"
     )
