@@ -5,8 +5,11 @@ write the outcomes back. At most once (invariant 3) and nothing lost (invariant 
   job that runs twice (arq is at-least-once), or two workers with the same ids, send each message once:
   only one UPDATE moves a row out of ``queued``.
 - The consent gate runs again right before the provider call, one query per chunk
-  (:func:`backend.consent.gate.blocked_addresses`): an opt-out recorded after the API accepted the message
-  still stops it.
+  (:func:`backend.consent.gate.blocked_addresses`), and again after each wait for a rate-limited sender's
+  tokens: an opt-out recorded after the API accepted the message, or while its chunk waited, still stops
+  it. A chunk sends to a rate-limited sender for at most :data:`RATE_WAIT_BUDGET_S`, then hands the rest
+  back to the queue. A paused campaign's messages (its id in ``message_holds``) are turned ``held`` at
+  the same checks, for its resume.
 - Outcomes are written back with one UPDATE per chunk: ``accepted`` → ``sent``; ``rejected`` → ``failed``
   (an opt-out at the provider is also recorded in the consent list); ``retry`` → ``queued`` again with a
   backoff and a deferred job; ``unknown`` → ``unknown`` (never re-sent; a status webhook settles it).
@@ -36,7 +39,7 @@ from backend.core.database import is_sqlite, transaction
 from backend.messages import observers
 from backend.messages.optout_tag import tag_text
 from backend.messages.ratelimit import RateLimiter
-from backend.messages.service import SEND_FUNCTION, SEND_JOB_PREFIX
+from backend.messages.service import SEND_FUNCTION, SEND_JOB_PREFIX, held_campaigns
 from backend.messages.tables import Message
 from backend.providers.base import Button, Outgoing, SendResult, Template
 from backend.providers.registry import webhook_url
@@ -50,13 +53,19 @@ CHUNKS_IN_FLIGHT = 8
 """Chunks in progress at once in one worker process, across all its send jobs: one chunk's database
 work overlaps the others' HTTP calls, and no more requests are open than the HTTP pool can carry."""
 LEASE = timedelta(seconds=90)
-"""How long a claim holds; longer than a chunk can take (HTTP timeouts ≤ 15 s, rate waits ≤ 5 s)."""
+"""How long a claim holds; longer than a chunk can take (HTTP timeouts ≤ 15 s, rate-limited sending ≤ 5 s)."""
+CLOCK_MARGIN = timedelta(milliseconds=50)
+"""A deferred send job runs this much after its messages come due, so the claim's clock sees them due."""
 MAX_ATTEMPTS = 6
 BACKOFF_BASE_S = 60.0
 BACKOFF_CAP_S = 960.0
 """Full-jitter backoff: attempt n waits up to min(cap, base·2ⁿ⁻¹): six attempts spread over ~30 min."""
-RATE_WAIT_LIMIT_S = 5.0
-"""A rate-limit wait longer than this hands the rest back to the queue, deferred, instead of sleeping."""
+RATE_WAIT_BUDGET_S = 5.0
+"""How long a chunk of a rate-limited sender may go on sending: a wait for tokens that would end later
+than this after its first send hands the rest back to the queue, deferred to when the rate should let
+them go. Every chunk of every worker process shares a sender's bucket, so a chunk of a slow sender (10/s
+shared by 16 chunks) would otherwise hold its claim for a minute: past its job's timeout and its lease
+(its messages ended ``unknown``), with its campaign's state a minute old."""
 
 _CLAIMED = (
     "id, workspace, sender, contact, channel, address, kind, category, opted_in_only, text, template, buttons, "
@@ -236,13 +245,9 @@ class Dispatcher:
                 outcomes.append(Outcome(row["id"], "failed", "sender_unavailable"))
             else:
                 sendable.append(row)
-        blocked = await self._write(gated, sendable, datetime.now(UTC))
         by_sender: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in sendable:
-            if row["id"] in blocked:
-                outcomes.append(Outcome(row["id"], "failed", gate.OPTED_OUT))
-            else:
-                by_sender[row["sender"]].append(row)
+        for row in await self._recheck(sendable, outcomes):
+            by_sender[row["sender"]].append(row)
         results = await asyncio.gather(
             *(
                 self._send_for_sender(sender_id, senders[sender_id], group, started)
@@ -268,6 +273,7 @@ class Dispatcher:
         rate = sender.get("rate_limit_per_second")
         outcomes: list[Outcome] = []
         remaining = rows
+        deadline = asyncio.get_running_loop().time() + RATE_WAIT_BUDGET_S
         while remaining:
             granted, wait = (
                 await self.limiter.take(sender_id, rate, len(remaining))
@@ -285,13 +291,30 @@ class Dispatcher:
                     classify(row, result, datetime.now(UTC), self.backoff_base_s)
                     for (row, _), result in zip(ready, results, strict=True)
                 )
-            if remaining and wait > RATE_WAIT_LIMIT_S:
-                later = datetime.now(UTC) + timedelta(seconds=wait)
-                outcomes.extend(Outcome(row["id"], "queued", next_attempt_at=later) for row in remaining)
+            if not remaining:
                 break
-            if remaining:
-                await asyncio.sleep(wait)
+            if asyncio.get_running_loop().time() + wait > deadline:
+                outcomes.extend(_handed_back(remaining, wait, rate))
+                break
+            await asyncio.sleep(wait)
+            # Time passed since the chunk's checks: an opt-out or a pause meanwhile stops the rest.
+            remaining = await self._recheck(remaining, outcomes)
         return outcomes
+
+    async def _recheck(self, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+        """The rows that may leave now: the consent gate and the campaign holds, checked again; the others'
+        outcomes go to ``outcomes`` (opted out: failed; a paused campaign's: held, for its resume)."""
+        blocked = await self._write(gated, rows, datetime.now(UTC))
+        paused = await self._write(holds, rows)
+        kept: list[dict[str, Any]] = []
+        for row in rows:
+            if row["id"] in blocked:
+                outcomes.append(Outcome(row["id"], "failed", gate.OPTED_OUT))
+            elif row["campaign_id"] in paused:
+                outcomes.append(Outcome(row["id"], "held"))
+            else:
+                kept.append(row)
+        return kept
 
     def _prepare(self, sender: dict[str, Any], row: dict[str, Any]) -> Outgoing | Outcome:
         """The message as its provider takes it, or its failure when the stored row cannot make one (a
@@ -340,19 +363,31 @@ class Dispatcher:
     ) -> None:
         """Record provider opt-outs and schedule retries, once the outcomes are committed."""
         by_id = {row["id"]: row for row in rows}
+        waiting: dict[int, list[Outcome]] = defaultdict(list)
         for outcome in outcomes:
             row = by_id[outcome.id]
             if outcome.status == "failed" and outcome.failure_reason == gate.OPTED_OUT and outcome.attempted:
                 await self._record_provider_opt_out(row, outcome, senders.get(row["sender"]) or {})
+            elif outcome.status == "queued" and outcome.next_attempt_at is not None and not outcome.attempted:
+                waiting[int(outcome.next_attempt_at.timestamp())].append(outcome)
             elif outcome.status == "queued" and outcome.next_attempt_at is not None:
-                delay = max(0.0, (outcome.next_attempt_at - datetime.now(UTC)).total_seconds())
-                attempts = row["attempts"] + (1 if outcome.attempted else 0)
-                await self.queue.enqueue_job(
-                    SEND_FUNCTION,
-                    [outcome.id],
-                    _job_id=f"{SEND_JOB_PREFIX}{outcome.id}:retry{attempts}:{int(outcome.next_attempt_at.timestamp())}",
-                    _defer_by=timedelta(seconds=delay),
-                )
+                attempts = row["attempts"] + 1
+                await self._send_later([outcome.id], outcome.next_attempt_at, f"{outcome.id}:retry{attempts}")
+        # Handed back for the rate: one job per second they come due, not one per message, run once the
+        # last of them is due (a claim takes only what is due: a job any earlier would find nothing).
+        for group in waiting.values():
+            ids = [outcome.id for outcome in group]
+            due = max(outcome.next_attempt_at for outcome in group if outcome.next_attempt_at)
+            await self._send_later(ids, due, f"{ids[0]}-{ids[-1]}:rate{len(ids)}")
+
+    async def _send_later(self, ids: list[int], due: datetime, name: str) -> None:
+        delay = max(0.0, (due + CLOCK_MARGIN - datetime.now(UTC)).total_seconds())
+        await self.queue.enqueue_job(
+            SEND_FUNCTION,
+            ids,
+            _job_id=f"{SEND_JOB_PREFIX}{name}:{int(due.timestamp())}",
+            _defer_by=timedelta(seconds=delay),
+        )
 
     async def _record_provider_opt_out(
         self, row: dict[str, Any], outcome: Outcome, sender: dict[str, Any]
@@ -372,6 +407,17 @@ class Dispatcher:
             )
         except Exception:  # the message is settled either way; the status webhook will carry it again
             log.exception("could not record the provider opt-out of message %s", row["id"])
+
+
+def _handed_back(rows: list[dict[str, Any]], wait: float, rate: float) -> list[Outcome]:
+    """The rows a rate-limited chunk did not get to, back in the queue (no attempt counted), each due when
+    the sender's rate would let it go if this chunk sent alone: spread, so they do not all come back in
+    the same instant."""
+    now = datetime.now(UTC)
+    return [
+        Outcome(row["id"], "queued", next_attempt_at=now + timedelta(seconds=wait + position / rate))
+        for position, row in enumerate(rows)
+    ]
 
 
 async def _send_one(provider: Any, message: Outgoing) -> SendResult:
@@ -442,6 +488,12 @@ async def gated(rows: list[dict[str, Any]], now: datetime, session: Any = None) 
 
 
 # --- the statements ----------------------------------------------------------------------------------
+
+
+async def holds(rows: list[dict[str, Any]], session: Any = None) -> set[int]:
+    """The paused campaigns among the rows' (no statement for a chunk of no campaign's messages)."""
+    campaigns = {row["campaign_id"] for row in rows if row["campaign_id"] is not None}
+    return await held_campaigns(campaigns, _raw(session)) if campaigns else set()
 
 
 def _id_among(ids: list[int], sqlite: bool) -> tuple[str, list[Any]]:

@@ -2,12 +2,12 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from backend.messages.tables import IdempotencyKey, Message
+from backend.messages.tables import CampaignHold, IdempotencyKey, Message
 
 APP_CONFIG = AppConfig(
     app_name="messages",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[Message, IdempotencyKey],
+    table_classes=[Message, IdempotencyKey, CampaignHold],
     migration_dependencies=[
         "backend.workspaces.piccolo_app",
         "backend.audience.piccolo_app",

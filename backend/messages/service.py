@@ -322,9 +322,15 @@ _UNSENT_CHUNK = _campaign_chunk("'queued', 'held'")
 
 
 async def hold_campaign_messages(campaign_id: int, now: datetime | None = None) -> int:
-    """Keep a paused campaign's queued messages out of the send path (claims skip ``held``); in the
-    caller's transaction. How many."""
+    """Keep a paused campaign's queued messages out of the send path (claims skip ``held``), and note the
+    hold (:class:`~backend.messages.tables.CampaignHold`) so that the ones a chunk holds claimed, or a
+    retry puts back later, are held too rather than sent; in the caller's transaction. How many."""
     moment = now or datetime.now(UTC)
+    await execute(
+        "INSERT INTO message_holds (campaign_id, held_at) VALUES ({}, {}) ON CONFLICT DO NOTHING",
+        campaign_id,
+        moment,
+    )
     held = 0
     while True:
         rows = await execute(
@@ -345,6 +351,7 @@ async def release_campaign_messages(
     transaction, so a crash half-way leaves the rest held for the next call (the campaigns sweeper
     releases what a running campaign still holds). How many."""
     moment = now or datetime.now(UTC)
+    await _drop_hold(campaign_id)
     released = 0
     while True:
         async with transaction():
@@ -368,6 +375,7 @@ async def cancel_campaign_messages(campaign_id: int, reason: str, now: datetime 
     Observers hear of every one, in the caller's transaction. How many.
     """
     moment = now or datetime.now(UTC)
+    await _drop_hold(campaign_id)
     cancelled = 0
     while True:
         rows = await execute(
@@ -400,6 +408,21 @@ async def cancel_campaign_messages(campaign_id: int, reason: str, now: datetime 
         cancelled += len(rows)
         if len(rows) < CAMPAIGN_CHUNK:
             return cancelled
+
+
+async def _drop_hold(campaign_id: int) -> None:
+    await execute("DELETE FROM message_holds WHERE campaign_id = {}", campaign_id)
+
+
+async def held_campaigns(campaign_ids: set[int], raw: Any = None) -> set[int]:
+    """Which of these campaigns are held (paused) now: their messages must not leave."""
+    if not campaign_ids:
+        return set()
+    ids = sorted(campaign_ids)
+    rows = await (raw or execute)(
+        f"SELECT campaign_id FROM message_holds WHERE campaign_id IN ({', '.join('{}' for _ in ids)})", *ids
+    )
+    return {int(row["campaign_id"]) for row in rows}
 
 
 async def contact_for(workspace_id: int, channel: str, address: str) -> int | None:

@@ -92,3 +92,16 @@ class IdempotencyKey(Table, tablename="idempotency_keys"):
     status_code = Integer(default=201)
     response = JSON(default={})
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class CampaignHold(Table, tablename="message_holds"):
+    """A campaign whose messages may not leave now (it is paused), known here by its id only.
+
+    Holding a paused campaign's queued messages (status ``held``) is not enough: a chunk may hold some of
+    them claimed (``sending``) while it waits for its sender's rate, and a retry or a rate hand-back puts
+    a message back in the queue after the hold ran. The send path looks here before each send and turns
+    such messages ``held`` instead; the hold goes when the campaign's messages are released or cancelled.
+    """
+
+    campaign_id = BigInt(primary_key=True)
+    held_at = Timestamptz(default=TimestamptzNow())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.backend.senders.helpers import BODIES
@@ -42,3 +43,34 @@ async def message_row(message_id: int) -> dict:
     from backend.messages.tables import Message
 
     return await Message.select().where(Message.id == message_id).output(load_json=True).first()
+
+
+async def queued_messages(
+    workspace_id: int, sender_id: int, count: int, first: int = 0, campaign_id: int | None = None
+) -> list[int]:
+    """``count`` queued marketing messages, inserted as a campaign's fan-out does (no job enqueued)."""
+    from backend.messages.tables import Message
+
+    now = datetime.now(UTC)
+    rows = [
+        Message(
+            workspace=workspace_id,
+            sender=sender_id,
+            direction="outbound",
+            channel="whatsapp",
+            address=f"+3519{first + i:08d}",
+            kind="marketing",
+            origin="campaign",
+            campaign_id=campaign_id,
+            text=f"Weekend sale {first + i}",
+            status="queued",
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(count)
+    ]
+    ids: list[int] = []
+    for start in range(0, count, 300):
+        ids += [row["id"] for row in await Message.insert(*rows[start : start + 300]).returning(Message.id)]
+    return ids

@@ -17,7 +17,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.backend.messages.helpers import make_sender, message_row, send
+from tests.backend.messages.helpers import make_sender, message_row, queued_messages, send
 from tests.fakes.providers import reply
 
 PER_JOB = 450
@@ -34,34 +34,6 @@ def _on_sqlite() -> bool:
 
 async def _wa_sender(client, tenant, fake, **extra) -> dict:
     return await make_sender(client, tenant, "whatsapp_cloud", config=fake.config("whatsapp_cloud"), **extra)
-
-
-async def _queued(workspace_id: int, sender_id: int, count: int, first: int = 0) -> list[int]:
-    """``count`` queued marketing messages, inserted as a campaign's fan-out does (no job enqueued)."""
-    from backend.messages.tables import Message
-
-    now = datetime.now(UTC)
-    rows = [
-        Message(
-            workspace=workspace_id,
-            sender=sender_id,
-            direction="outbound",
-            channel="whatsapp",
-            address=f"+3519{first + i:08d}",
-            kind="marketing",
-            origin="campaign",
-            text=f"Weekend sale {first + i}",
-            status="queued",
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(count)
-    ]
-    ids: list[int] = []
-    for start in range(0, count, 300):
-        ids += [row["id"] for row in await Message.insert(*rows[start : start + 300]).returning(Message.id)]
-    return ids
 
 
 def _slow_answers(count: int, delay: float) -> list[Any]:
@@ -98,8 +70,10 @@ async def test_two_send_jobs_of_one_worker_share_its_chunk_limit_lock_session_an
     from backend.messages.tasks import SEND_JOB_TIMEOUT_S, SEND_PATH_KEY, SendPath, send_messages
     from backend.worker import FUNCTIONS, build_worker
 
-    sender = await _wa_sender(client, tenant, fake_providers)
-    ids = await _queued(tenant.id, sender["id"], 2 * PER_JOB)
+    sender = await _wa_sender(
+        client, tenant, fake_providers, rate_limit_per_second=1000
+    )  # the most a sender may have
+    ids = await queued_messages(tenant.id, sender["id"], 2 * PER_JOB)
     fake_providers.script("whatsapp", *_slow_answers(len(ids), delay=0.2))
     queue = await connect_queue(redis_url)
     for n, part in enumerate((ids[:PER_JOB], ids[PER_JOB:]), start=1):
@@ -180,7 +154,7 @@ async def test_two_worker_processes_share_a_backlog_of_send_jobs(client, tenant,
     per_job, jobs = CHUNK_SIZE // 5, 12  # a job is one chunk
     held = 3  # a process holds at most three chunks
     sender = await _wa_sender(client, tenant, fake_providers)
-    ids = await _queued(tenant.id, sender["id"], jobs * per_job)
+    ids = await queued_messages(tenant.id, sender["id"], jobs * per_job)
     # Answers slower than a poll: a process cannot work off its share before the other one looks.
     fake_providers.script("whatsapp", *_slow_answers(len(ids), delay=0.15))
     queue = await connect_queue(redis_url)
@@ -234,7 +208,7 @@ async def test_a_worker_full_of_send_jobs_still_takes_other_jobs(client, tenant,
 
     sender = await _wa_sender(client, tenant, fake_providers)
     per_job = CHUNK_SIZE // 5  # a job is one chunk
-    ids = await _queued(tenant.id, sender["id"], 6 * per_job)
+    ids = await queued_messages(tenant.id, sender["id"], 6 * per_job)
     fake_providers.script("whatsapp", *_slow_answers(len(ids), delay=0.05))
     queue = await connect_queue(redis_url)
     batches = [ids[n * per_job : (n + 1) * per_job] for n in range(6)]
@@ -310,7 +284,7 @@ async def test_an_edited_sender_is_used_at_once_and_a_deleted_one_fails_its_mess
         assert path.senders.loads == 2
 
         # Queued while the sender still exists (its row warm in the cache), sent after its deletion.
-        [fourth] = await _queued(tenant.id, sender["id"], 1, first=4)
+        [fourth] = await queued_messages(tenant.id, sender["id"], 1, first=4)
         deleted = await client.delete(f"/api/v1/senders/{sender['id']}", headers=tenant.headers())
         assert deleted.status_code == 204, deleted.text
         queue = await connect_queue(redis_url)
@@ -335,7 +309,7 @@ async def test_claim_and_write_back_on_the_worker_session_give_the_same_rows_on_
     from backend.messages.tasks import SEND_PATH_KEY, startup
 
     sender = await make_sender(client, tenant)
-    ids = await _queued(tenant.id, sender["id"], 5)
+    ids = await queued_messages(tenant.id, sender["id"], 5)
     ctx: dict[str, Any] = {"redis": redis}
     async with contextlib.AsyncExitStack() as stack:
         await startup(ctx, stack)
