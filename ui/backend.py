@@ -488,6 +488,9 @@ class BackendClient:
     async def suspend_campaign(self, token: str, campaign_id: int) -> CampaignInfo:
         return await self.request("POST", f"/api/v1/campaigns/{campaign_id}/suspend", token=token)
 
+    async def end_campaign(self, token: str, campaign_id: int) -> CampaignInfo:
+        return await self.request("POST", f"/api/v1/campaigns/{campaign_id}/end", token=token)
+
     async def resume_campaign(self, token: str, campaign_id: int, start_at: str) -> CampaignInfo:
         return await self.request(
             "POST", f"/api/v1/campaigns/{campaign_id}/resume", token=token, json={"start_at": start_at}

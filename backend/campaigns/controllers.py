@@ -192,6 +192,17 @@ class CampaignController(Controller):
         return await service.suspend_campaign(principal, campaign_id)
 
     @post(
+        "/{campaign_id:int}/end",
+        status_code=HTTP_200_OK,
+        summary="End a campaign now, before its end time; its statistics and report stay",
+        description="As at its end time: nothing more is sent (unsent messages are cancelled as "
+        "`campaign_ended`, unfinished runs expire) and no trigger fires again. Deleting it would also "
+        "delete its statistics and report. Any campaign that has not ended can be ended.",
+    )
+    async def end(self, principal: Caller, campaign_id: FromPath[int]) -> CampaignOut:
+        return await service.end_campaign(principal, campaign_id)
+
+    @post(
         "/{campaign_id:int}/resume",
         status_code=HTTP_200_OK,
         summary="Resume a paused campaign at a new start time (it is scheduled until then)",

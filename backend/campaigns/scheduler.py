@@ -23,8 +23,8 @@ from typing import Any
 
 from backend.audit import service as audit
 from backend.campaigns import plan, triggers
-from backend.campaigns.service import latest_manual_version, zone_of
-from backend.campaigns.tables import Campaign, CampaignBatch, CampaignTrigger
+from backend.campaigns.service import close_campaign, latest_manual_version, zone_of
+from backend.campaigns.tables import Campaign, CampaignTrigger
 from backend.core.database import locked, transaction
 from backend.messages import service as messages
 from backend.runs import service as runs
@@ -127,22 +127,7 @@ async def end_due(now: datetime) -> int:
 async def _end(row: dict[str, Any], now: datetime, why: str) -> None:
     """End a locked campaign: it sends nothing more, its unfinished runs expire (caller's transaction)."""
     campaign_id = row["id"]
-    await Campaign.update(
-        {
-            Campaign.status: "ended",
-            Campaign.ended_at: now,
-            Campaign.next_trigger_at: None,
-            Campaign.updated_at: now,
-        }
-    ).where(Campaign.id == campaign_id)
-    await CampaignTrigger.update({CampaignTrigger.status: "stopped", CampaignTrigger.finished_at: now}).where(
-        (CampaignTrigger.campaign == campaign_id) & CampaignTrigger.status.is_in(["running", "enrolled"])
-    )
-    await CampaignBatch.update({CampaignBatch.status: "stopped", CampaignBatch.done_at: now}).where(
-        (CampaignBatch.campaign_id == campaign_id) & (CampaignBatch.status == "pending")
-    )
-    cancelled = await messages.cancel_campaign_messages(campaign_id, "campaign_ended", now)
-    expired = await runs.close_campaign_runs(campaign_id, "expired", "campaign_ended", now)
+    cancelled, expired = await close_campaign(campaign_id, now)
     await audit.record_system(
         row["workspace"],
         "campaign.ended",

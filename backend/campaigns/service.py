@@ -30,7 +30,7 @@ from backend.campaigns.schemas import (
     FormProblem,
     PreviewAudienceOut,
 )
-from backend.campaigns.tables import Campaign, CampaignStat, CampaignTrigger
+from backend.campaigns.tables import Campaign, CampaignBatch, CampaignStat, CampaignTrigger
 from backend.consent.tables import MarketingCategory
 from backend.core.database import contains_text, locked, transaction
 from backend.core.errors import FieldProblem, InvalidInput, NotFound
@@ -588,6 +588,47 @@ async def delete_campaign(principal: Principal, campaign_id: int, now: datetime 
             target_id=campaign_id,
             data={"name": current["name"], "cancelled_messages": cancelled, "interrupted_runs": interrupted},
         )
+
+
+async def end_campaign(principal: Principal, campaign_id: int, now: datetime | None = None) -> CampaignOut:
+    """End it now, before its end time: it sends nothing more (unsent messages cancelled, unfinished runs
+    expired, as at its end time) and keeps its statistics and report, which deleting it would not."""
+    moment = now or datetime.now(UTC)
+    async with transaction():
+        current = await _locked(principal.workspace_id, campaign_id)
+        states.check("end", current["status"], campaign_id)
+        cancelled, expired = await close_campaign(campaign_id, moment)
+        await audit.record(
+            principal,
+            "campaign.ended",
+            target_type="campaign",
+            target_id=campaign_id,
+            data={"why": "ended by hand", "unsent_messages": cancelled, "expired_runs": expired},
+        )
+    return await get_campaign(principal, campaign_id)
+
+
+async def close_campaign(campaign_id: int, now: datetime) -> tuple[int, int]:
+    """Move a locked campaign to ``ended`` in the caller's transaction: no trigger or batch goes on, its
+    unsent messages are cancelled (``campaign_ended``) and its unfinished runs expire. Returns how many
+    of each."""
+    await Campaign.update(
+        {
+            Campaign.status: "ended",
+            Campaign.ended_at: now,
+            Campaign.next_trigger_at: None,
+            Campaign.updated_at: now,
+        }
+    ).where(Campaign.id == campaign_id)
+    await CampaignTrigger.update({CampaignTrigger.status: "stopped", CampaignTrigger.finished_at: now}).where(
+        (CampaignTrigger.campaign == campaign_id) & CampaignTrigger.status.is_in(["running", "enrolled"])
+    )
+    await CampaignBatch.update({CampaignBatch.status: "stopped", CampaignBatch.done_at: now}).where(
+        (CampaignBatch.campaign_id == campaign_id) & (CampaignBatch.status == "pending")
+    )
+    cancelled = await messages.cancel_campaign_messages(campaign_id, "campaign_ended", now)
+    expired = await runs.close_campaign_runs(campaign_id, "expired", "campaign_ended", now)
+    return cancelled, expired
 
 
 async def _stop_triggers(campaign_id: int, now: datetime) -> None:

@@ -7,7 +7,9 @@ act through the API:
 - suspend: only ``running`` (later messages of its flows stop);
 - resume: only ``paused``, with a new start time (the campaign is ``scheduled`` again until then);
 - modify: only ``scheduled`` and ``paused``;
-- delete: anything but ``running``.
+- delete: anything but ``running``;
+- end: anything not ended yet: it sends nothing more, and its statistics and report stay (deleting
+  loses them).
 
 Every refusal is a 409 whose sentence says why and what to do instead.
 """
@@ -19,7 +21,7 @@ from typing import Literal
 from backend.core.errors import Conflict
 
 Status = Literal["scheduled", "running", "paused", "ended"]
-Action = Literal["suspend", "resume", "modify", "delete"]
+Action = Literal["suspend", "resume", "modify", "delete", "end"]
 
 STATUSES: tuple[Status, ...] = ("scheduled", "running", "paused", "ended")
 ALLOWED: dict[Action, frozenset[str]] = {
@@ -27,6 +29,7 @@ ALLOWED: dict[Action, frozenset[str]] = {
     "resume": frozenset({"paused"}),
     "modify": frozenset({"scheduled", "paused"}),
     "delete": frozenset({"scheduled", "paused", "ended"}),
+    "end": frozenset({"scheduled", "running", "paused"}),
 }
 
 _WHY: dict[tuple[Action, str], str] = {
@@ -39,14 +42,22 @@ _WHY: dict[tuple[Action, str], str] = {
     ("modify", "running"): "it is running; suspend it first",
     ("modify", "ended"): "it has ended; create a new campaign to send again",
     ("delete", "running"): "it is running; suspend it first",
+    ("end", "ended"): "it has already ended",
 }
 
-_VERB = {"suspend": "suspended", "resume": "resumed", "modify": "modified", "delete": "deleted"}
+_VERB = {
+    "suspend": "suspended",
+    "resume": "resumed",
+    "modify": "modified",
+    "delete": "deleted",
+    "end": "ended",
+}
 _ONLY = {
     "suspend": "only running campaigns can be suspended",
     "resume": "only paused campaigns can be resumed",
     "modify": "only scheduled and paused campaigns can be modified",
     "delete": "running campaigns cannot be deleted",
+    "end": "an ended campaign cannot end again",
 }
 
 

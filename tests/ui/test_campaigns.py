@@ -261,6 +261,31 @@ async def test_suspend_resume_and_delete_from_the_monitor(
     assert response.status_code == 404
 
 
+async def test_ending_a_running_campaign_from_the_monitor_keeps_its_numbers(
+    user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
+) -> None:
+    made = await _setup(client, tenant)
+    campaign = await create_campaign(
+        client, tenant, made["flow"]["id"], made["group"]["id"], made["sender"]["id"]
+    )
+    await start_and_work(redis_url, campaign)
+    await log_in_and_wait(
+        user, tenant.admin_email, tenant.admin_password, path=f"/login?next=/campaigns/{campaign['id']}"
+    )
+    await see(user, marker="kpi-value-sent", content="18")
+
+    user.find(marker="campaign-end").click()
+    await see(user, marker="end-dialog")
+    await see(user, "Its statistics and report stay")
+    user.find(marker="confirm-end").click()
+    await see(user, marker="campaign-status", content="Ended")
+    await see(user, marker="eta", content="Ended")
+    await see(user, marker="kpi-value-sent", content="18")  # its numbers stay
+    await user.should_not_see(marker="campaign-end")
+    ended = await _api(client, tenant, f"/api/v1/campaigns/{campaign['id']}")
+    assert ended["status"] == "ended"
+
+
 async def test_a_viewer_watches_but_gets_no_actions(
     user: User, tenant: Tenant, client: httpx.AsyncClient, add_user
 ) -> None:
@@ -272,6 +297,7 @@ async def test_a_viewer_watches_but_gets_no_actions(
     await log_in_and_wait(user, email, password, path=f"/login?next=/campaigns/{campaign['id']}")
     await see(user, marker="kpis")
     await user.should_not_see(marker="campaign-modify")
+    await user.should_not_see(marker="campaign-end")
     await user.should_not_see(marker="campaign-delete")
     await user.open("/campaigns")
     await see(user, marker=f"campaign-{campaign['id']}")

@@ -1,4 +1,4 @@
-"""The state actions of a campaign (suspend, resume, modify, delete), each behind a confirmation that says
+"""The state actions of a campaign (suspend, resume, modify, end, delete), each behind a confirmation that says
 what will happen. Shared by the list and the monitor, which offer only what the campaign's state allows.
 
 Every action goes to the API, which re-checks the state: a campaign that changed in another tab answers
@@ -8,6 +8,7 @@ Every action goes to the API, which re-checks the state: a campaign that changed
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from nicegui import Client, ui
@@ -24,6 +25,7 @@ ACTION_LOOK = {
     "suspend": ("Suspend", "pause"),
     "resume": ("Resume", "play_arrow"),
     "modify": ("Modify", "edit"),
+    "end": ("End now", "stop_circle"),
     "delete": ("Delete", "delete"),
 }
 
@@ -37,7 +39,7 @@ def action_buttons(
     for action in allowed_actions(campaign["status"]):
         label, icon = ACTION_LOOK[action]
         style = "flat dense no-caps" if dense else "outline no-caps"
-        color = "negative" if action == "delete" else "primary"
+        color = "negative" if action in ("delete", "end") else "primary"
         ui.button(
             label, icon=icon, on_click=lambda action=action: run_action(session, campaign, action, after)
         ).props(f"{style} color={color}").mark(f"campaign-{action}")
@@ -53,36 +55,52 @@ async def run_action(session: Session, campaign: CampaignInfo, action: str, afte
         _confirm_suspend(client, session, campaign, after)
     elif action == "resume":
         _ask_resume(client, session, campaign, after)
+    elif action == "end":
+        _confirm_end(client, session, campaign, after)
     elif action == "delete":
         _confirm_delete(client, session, campaign, after)
 
 
 def _confirm_suspend(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
-    with transient_dialog() as dialog, ui.card().classes("w-[28rem] gap-3").mark("suspend-dialog"):
-        ui.label(f"Suspend “{campaign['name']}”?").classes("text-lg font-semibold")
-        ui.label(
-            "No trigger fires and no further message of its flow is sent while it is paused; messages "
+    _confirm(
+        client,
+        session,
+        campaign,
+        after,
+        Confirmation(
+            action="suspend",
+            title=f"Suspend “{campaign['name']}”?",
+            text="No trigger fires and no further message of its flow is sent while it is paused; messages "
             "already on their way may still arrive. Contacts keep their place in the flow and continue "
-            "where they stopped when you resume it at a new start time."
-        ).classes("text-sm text-slate-600")
-        with ui.row().classes("w-full justify-end gap-2"):
-            ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
+            "where they stopped when you resume it at a new start time.",
+            button="Suspend",
+            icon="pause",
+            color="primary",
+            done="paused",
+        ),
+        lambda: api.suspend_campaign(session.token, campaign["id"]),
+    )
 
-            async def suspend() -> None:
-                dialog.close()
-                await _apply(
-                    client,
-                    session,
-                    campaign,
-                    after,
-                    api.suspend_campaign(session.token, campaign["id"]),
-                    "paused",
-                )
 
-            ui.button("Suspend", icon="pause", on_click=suspend).props(
-                "unelevated no-caps color=primary"
-            ).mark("confirm-suspend")
-    dialog.open()
+def _confirm_end(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
+    _confirm(
+        client,
+        session,
+        campaign,
+        after,
+        Confirmation(
+            action="end",
+            title=f"End “{campaign['name']}” now?",
+            text="It ends as it would at its end time: no trigger fires again, messages not sent yet are "
+            "cancelled and contacts still in its flow stop there. Its statistics and report stay. It "
+            "cannot be started again; create a new campaign to send again.",
+            button="End now",
+            icon="stop_circle",
+            color="negative",
+            done="ended",
+        ),
+        lambda: api.end_campaign(session.token, campaign["id"]),
+    )
 
 
 def _ask_resume(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
@@ -122,30 +140,65 @@ def _ask_resume(client: Client, session: Session, campaign: CampaignInfo, after:
 
 
 def _confirm_delete(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
-    with transient_dialog() as dialog, ui.card().classes("w-[28rem] gap-3").mark("delete-dialog"):
-        ui.label(f"Delete “{campaign['name']}”?").classes("text-lg font-semibold")
-        ui.label(
-            "Its schedule, statistics and report are deleted; messages not sent yet are cancelled and "
+    _confirm(
+        client,
+        session,
+        campaign,
+        after,
+        Confirmation(
+            action="delete",
+            title=f"Delete “{campaign['name']}”?",
+            text="Its schedule, statistics and report are deleted; messages not sent yet are cancelled and "
             "contacts still in its flow stop there. Messages already sent stay in each contact's history. "
-            "This cannot be undone."
-        ).classes("text-sm text-slate-600")
+            "This cannot be undone.",
+            button="Delete",
+            icon="delete",
+            color="negative",
+            done="deleted",
+        ),
+        lambda: api.delete_campaign(session.token, campaign["id"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What a confirmation dialog says and does: its marker is ``{action}-dialog``, its button's
+    ``confirm-{action}``."""
+
+    action: str
+    title: str
+    text: str
+    button: str
+    icon: str
+    color: str
+    done: str
+    """The campaign "is …" once it is done (the notice)."""
+
+
+def _confirm(
+    client: Client,
+    session: Session,
+    campaign: CampaignInfo,
+    after: AfterChange,
+    confirmation: Confirmation,
+    call: Callable[[], Awaitable[CampaignInfo | None]],
+) -> None:
+    with (
+        transient_dialog() as dialog,
+        ui.card().classes("w-[28rem] gap-3").mark(f"{confirmation.action}-dialog"),
+    ):
+        ui.label(confirmation.title).classes("text-lg font-semibold")
+        ui.label(confirmation.text).classes("text-sm text-slate-600")
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
 
-            async def delete() -> None:
+            async def confirmed() -> None:
                 dialog.close()
-                await _apply(
-                    client,
-                    session,
-                    campaign,
-                    after,
-                    api.delete_campaign(session.token, campaign["id"]),
-                    "deleted",
-                )
+                await _apply(client, session, campaign, after, call(), confirmation.done)
 
-            ui.button("Delete", icon="delete", on_click=delete).props(
-                "unelevated no-caps color=negative"
-            ).mark("confirm-delete")
+            ui.button(confirmation.button, icon=confirmation.icon, on_click=confirmed).props(
+                f"unelevated no-caps color={confirmation.color}"
+            ).mark(f"confirm-{confirmation.action}")
     dialog.open()
 
 

@@ -35,13 +35,14 @@ STATUS_ICON = {
 }
 
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "scheduled": ("modify", "delete"),
-    "running": ("suspend",),
-    "paused": ("resume", "modify", "delete"),
+    "scheduled": ("modify", "end", "delete"),
+    "running": ("suspend", "end"),
+    "paused": ("resume", "modify", "end", "delete"),
     "ended": ("delete",),
 }
 """The seed's rules: suspend only running; resume only paused; modify scheduled or paused; delete anything
-but running. The API refuses the rest with a 409; the screens do not offer them."""
+but running; end anything not ended (keeping its numbers). The API refuses the rest with a 409; the
+screens do not offer them."""
 
 UNITS = {"minute": "minutes", "hour": "hours", "day": "days"}
 

@@ -567,6 +567,44 @@ async def test_at_its_end_unsent_messages_fail_with_campaign_ended(client, tenan
     assert stats["totals"].get("sent", 0) == 0
 
 
+async def test_ending_a_campaign_by_hand_stops_it_as_its_end_would_and_keeps_its_numbers(
+    client, tenant, redis_url
+):
+    _, _, _, campaign, start = await new_campaign(client, tenant, TWO_STEP, 4)
+    url = f"/api/v1/campaigns/{campaign['id']}/end"
+    assert await did(redis_url, start) == (0, 1, 1)
+    await work_without_sending(redis_url)  # four offers queued, four runs waiting on them
+    assert [m["status"] for m in await campaign_messages(campaign["id"])] == ["queued"] * 4
+
+    assert (await client.post(url, headers=tenant.headers("viewer"))).status_code == 403
+    ended = await client.post(url, headers=tenant.headers("marketer"))
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["status"] == "ended" and ended.json()["next_trigger_at"] is None
+    messages = await campaign_messages(campaign["id"])
+    assert {(m["status"], m["failure_reason"]) for m in messages} == {("failed", "campaign_ended")}
+    runs = await runs_of(campaign["id"])
+    assert {(run["status"], run["ended_reason"]) for run in runs} == {("expired", "campaign_ended")}
+
+    # Nothing more is sent or fired, and the numbers stay (deleting would have lost them).
+    await work(redis_url)
+    assert all(m["sent_at"] is None for m in await campaign_messages(campaign["id"]))
+    assert await did(redis_url, start + 3 * HOUR) == NOTHING
+    stats = await stats_of(client, tenant, campaign["id"])
+    assert stats["status"] == "ended"
+    assert stats["totals"]["entered"] == 4 and stats["failures"] == {"campaign_ended": 4}
+    report = await client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=tenant.headers())
+    assert report.status_code == 200 and len(report.json()["items"]) == 4
+
+    again = await client.post(url, headers=tenant.headers())
+    assert again.status_code == 409
+    assert "already ended" in again.json()["detail"]
+    audit = await client.get(
+        "/api/v1/audit-log", params={"action": "campaign.ended"}, headers=tenant.headers()
+    )
+    (entry,) = audit.json()["items"]
+    assert entry["data"]["unsent_messages"] == 4 and entry["data"]["expired_runs"] == 4
+
+
 async def test_a_campaign_whose_whole_period_passed_unseen_ends_without_sending(client, tenant, redis_url):
     _, _, _, campaign, start = await new_campaign(
         client, tenant, ONE_MESSAGE, 3, every=("minute", 10), period=30 * MINUTE

@@ -45,9 +45,9 @@ def filled(**changes) -> CampaignForm:
 @pytest.mark.parametrize(
     ("status", "actions"),
     [
-        ("scheduled", ("modify", "delete")),
-        ("running", ("suspend",)),
-        ("paused", ("resume", "modify", "delete")),
+        ("scheduled", ("modify", "end", "delete")),
+        ("running", ("suspend", "end")),
+        ("paused", ("resume", "modify", "end", "delete")),
         ("ended", ("delete",)),
     ],
 )
