@@ -268,7 +268,8 @@ class _Batch:
         self.after = AfterCommit()
         self.contact_changes: dict[int, dict[str, Any]] = {}
         self.group_changes: list[tuple[_Work, ChangeGroup]] = []
-        self.consent_changes: list[tuple[_Work, OptOut | OptIn]] = []
+        self.consent_changes: list[tuple[_Work, OptOut | OptIn, bool]] = []
+        """Each consent step with whether the contact's own words led to it (:func:`_said_by_contact`)."""
 
     # --- loading ------------------------------------------------------------------------------------
 
@@ -467,8 +468,8 @@ class _Batch:
                 self._contact_change(work, action)
             elif isinstance(action, ChangeGroup):
                 self.group_changes.append((work, action))
-            elif isinstance(action, OptOut | OptIn):
-                self.consent_changes.append((work, action))  # counted by the consent observer
+            elif isinstance(action, OptOut | OptIn):  # counted by the consent observer
+                self.consent_changes.append((work, action, _said_by_contact(work, event)))
 
     def _draft(
         self,
@@ -707,8 +708,17 @@ class _Batch:
                 )
 
     async def _write_consent(self) -> None:
-        for work, action in self.consent_changes:
+        for work, action, by_contact in self.consent_changes:
             if work.dropped:
+                continue
+            if isinstance(action, OptIn) and not by_contact:
+                # Only the person may take back their own STOP (or an admin, with a reason): a step reached
+                # from a campaign, an API start, a timer or an HTTP answer reverses nothing.
+                log.info(
+                    "run %s: opt-in step %s skipped: not after the contact's own words",
+                    work.row["id"],
+                    action.node_id,
+                )
                 continue
             sender = work.sender
             if sender is None:
@@ -745,6 +755,14 @@ class _Batch:
 
 
 # --- helpers -------------------------------------------------------------------------------------------
+
+
+def _said_by_contact(work: _Work, event: Event) -> bool:
+    """The step follows the contact's own words: their reply or tap, or the keyword that started the run."""
+    if isinstance(event, Reply | ButtonTap):
+        return True
+    return isinstance(event, Start) and work.row["trigger"] == "keyword"
+
 
 INSERT_ROWS = 500
 _RUN_COLUMNS = [

@@ -332,33 +332,81 @@ async def test_a_stop_without_reply_context_right_after_a_campaign_message_is_a_
     assert close_to(entry["valid_until"], datetime.now(UTC) + timedelta(days=7))
 
 
-async def test_an_opt_in_step_undoes_only_what_the_person_said(client, tenant, redis_url):
-    """A flow's opt-in step reverses keyword opt-outs on its sender, never an admin's manual entry."""
-    graph = flow_graph(
-        [
-            node("start", "start", trigger="api"),
-            node("opt_in", "welcome_back"),
-            message("hi", "Welcome back", "transactional"),
-            node("end", "end"),
-        ],
-        [edge("start", "welcome_back"), edge("welcome_back", "hi"), edge("hi", "end")],
-    )
-    flow = await publish(client, tenant, graph)
-    sender = await sandbox_sender(client, tenant)
+async def _keyword_and_manual_opt_outs(client, tenant, sender_id: int) -> None:
     await record_opt_out(
-        tenant.id, channel="whatsapp", address=ADDRESS, source="keyword", sender_id=sender["id"], actor="test"
+        tenant.id, channel="whatsapp", address=ADDRESS, source="keyword", sender_id=sender_id, actor="test"
     )
     await record_opt_out(
         tenant.id,
         channel="whatsapp",
         address=ADDRESS,
         source="manual",
-        sender_id=sender["id"],
+        sender_id=sender_id,
         category_id=(await make_category(client, tenant, 30))["id"],
         actor="admin",
     )
-    await started(client, tenant, flow["id"], sender["id"], to=ADDRESS)
+
+
+async def test_an_opt_in_step_after_the_contacts_yes_undoes_only_what_the_person_said(
+    client, tenant, redis_url
+):
+    """The contact answers "yes" to coming back: the step reverses their keyword opt-out on its sender,
+    never an admin's manual entry."""
+    graph = flow_graph(
+        [
+            node("start", "start", trigger="api"),
+            message(
+                "ask",
+                "Get our news again?",
+                "transactional",
+                buttons=buttons("yes", "no"),
+                reply_timeout=3600,
+            ),
+            node("opt_in", "welcome_back"),
+            message("hi", "Welcome back", "transactional"),
+            node("end", "end"),
+        ],
+        [
+            edge("start", "ask"),
+            edge("ask", "welcome_back", "button:yes"),
+            edge("ask", "end", "button:no"),
+            edge("ask", "end"),
+            edge("welcome_back", "hi"),
+            edge("hi", "end"),
+        ],
+    )
+    flow = await publish(client, tenant, graph)
+    sender = await sandbox_sender(client, tenant)
+    await _keyword_and_manual_opt_outs(client, tenant, sender["id"])
+    run = await started(client, tenant, flow["id"], sender["id"], to=ADDRESS)
+    await work(redis_url)
+    assert all(entry["revoked_at"] is None for entry in await opt_outs(ADDRESS))  # asked, not yet answered
+
+    (ask,) = await outbound_of(run["contact_id"])
+    await inbound(client, tenant, sender["id"], ADDRESS, button_id="yes", in_reply_to=ask["id"])
     await work(redis_url)
     by_source = {entry["source"]: entry for entry in await opt_outs(ADDRESS)}
     assert by_source["keyword"]["revoked_at"] is not None
     assert by_source["manual"]["revoked_at"] is None
+
+
+async def test_an_opt_in_step_the_contact_did_not_ask_for_reverses_nothing(client, tenant, redis_url):
+    """A flow started by a program (or a campaign) cannot take back a person's STOP: only they can, or an
+    admin with a reason (a marketer's own API-triggered flow was a way around that)."""
+    graph = flow_graph(
+        [
+            node("start", "start", trigger="api"),
+            node("opt_in", "welcome_back"),
+            message("hi", "Welcome back", "marketing"),
+            node("end", "end"),
+        ],
+        [edge("start", "welcome_back"), edge("welcome_back", "hi"), edge("hi", "end")],
+    )
+    flow = await publish(client, tenant, graph)
+    sender = await sandbox_sender(client, tenant)
+    await _keyword_and_manual_opt_outs(client, tenant, sender["id"])
+    run = await started(client, tenant, flow["id"], sender["id"], to=ADDRESS)
+    await work(redis_url)
+    assert all(entry["revoked_at"] is None for entry in await opt_outs(ADDRESS))
+    (hi,) = await outbound_of(run["contact_id"])
+    assert (hi["status"], hi["failure_reason"]) == ("failed", "opted_out")

@@ -51,8 +51,15 @@ def group_form(ctx: SettingsContext, node: AddToGroupNode | RemoveFromGroupNode)
 
 
 def consent_form(ctx: SettingsContext, node: OptOutNode | OptInNode) -> None:
-    action = "opts out of" if isinstance(node, OptOutNode) else "opts back in to"
-    heading("Consent", f"The contact {action} marketing on the channel of this conversation.")
+    if isinstance(node, OptOutNode):
+        heading("Consent", "The contact opts out of marketing on the channel of this conversation.")
+    else:
+        heading(
+            "Consent",
+            "The contact opts back in to marketing on the channel of this conversation. It takes back only "
+            "what the contact said themselves (a STOP), and only right after their reply, tap or keyword: "
+            "reached from a campaign's or program's start, a wait or an HTTP answer, it changes nothing.",
+        )
     reference_select(
         ctx,
         "Marketing category",
