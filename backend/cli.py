@@ -55,8 +55,35 @@ def _friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except FlowgateError as exc:
             raise click.ClickException(exc.detail) from None
+        except Exception as exc:
+            if _unreachable_database(exc):
+                raise ConfigProblem(
+                    f"FLOWGATE_DATABASE_URL: the database cannot be opened ({type(exc).__name__}: {exc}); "
+                    "check that the server runs and the database exists"
+                ) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _unreachable_database(exc: BaseException) -> bool:
+    """The configured database is not there (no server, no such database, refused login, a folder that
+    does not exist): a configuration problem, said in one line rather than a traceback."""
+    import sqlite3
+
+    if isinstance(exc, OSError | sqlite3.OperationalError):
+        return True
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(
+        exc,
+        asyncpg.InvalidCatalogNameError
+        | asyncpg.InvalidPasswordError
+        | asyncpg.InvalidAuthorizationSpecificationError
+        | asyncpg.CannotConnectNowError,
+    )
 
 
 @click.group()
@@ -66,6 +93,7 @@ def main() -> None:
 
 
 @main.command()
+@_friendly_errors
 def migrate() -> None:
     """Apply pending database migrations (safe to run again)."""
     from backend.core.database import migrate as run_migrations

@@ -8,7 +8,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.conftest import flowgate_command, new_database_url, subprocess_env
+from tests.conftest import flowgate_command, free_port, new_database_url, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -88,4 +88,12 @@ def test_bad_configuration_names_the_variable_and_exits_2(variable, value, fragm
     result = _run("migrate", **{variable: value})
     assert result.returncode == 2
     assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_naming_the_variable_and_exits_2():
+    """No server listening where FLOWGATE_DATABASE_URL points: a configuration problem, not a crash."""
+    result = _run("migrate", FLOWGATE_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/flowgate")
+    assert result.returncode == 2, result.stderr
+    assert "Error: FLOWGATE_DATABASE_URL: the database cannot be opened" in result.stderr
     assert "Traceback" not in result.stderr
