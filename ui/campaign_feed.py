@@ -27,6 +27,8 @@ from ui.backend import ApiError, BackendUnreachable, CampaignStats, api
 log = logging.getLogger(__name__)
 
 FeedState = Literal["live", "reconnecting", "deleted", "signed_out"]
+NOT_FOUND_CLOSE = 4404
+"""The api closes the socket of a campaign that is not (or no longer) there with this code."""
 StatsHandler = Callable[[CampaignStats], Awaitable[None] | None]
 StateHandler = Callable[[FeedState], Awaitable[None] | None]
 
@@ -68,11 +70,16 @@ class CampaignFeed:
                     async for raw in socket:
                         if not await self._handle(raw):
                             return
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code == NOT_FOUND_CLOSE:  # deleted, or never ours
+                    await _call(self.on_state, "deleted")
+                    return
+                log.debug("campaign %s feed interrupted: %s", self.campaign_id, exc)
             except InvalidStatus:
                 # The api refused the handshake: find out why over HTTP (deleted? signed out?).
                 if not await self._catch_up():
                     return
-            except (OSError, TimeoutError, ConnectionClosed, InvalidURI, WebSocketException) as exc:
+            except (OSError, TimeoutError, InvalidURI, WebSocketException) as exc:
                 log.debug("campaign %s feed interrupted: %s", self.campaign_id, exc)
             await _call(self.on_state, "reconnecting")
             await asyncio.sleep(pause)

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 1.0
 """At most one event a second per socket, however fast the hints come."""
 REFRESH_S = 3.0
+NOT_FOUND_CLOSE = 4404
+"""The close code for a campaign that is not there, or not in the caller's workspace."""
 
 
 def ticket_resource(campaign_id: int) -> str:
@@ -73,7 +75,14 @@ async def campaign_feed(socket: WebSocket, campaign_id: FromPath[int]) -> None:
     ticket_for = auth.get("ticket_for") if isinstance(auth, dict) else None
     if ticket_for is not None and ticket_for != ticket_resource(campaign_id):
         raise NotAuthorizedException("this ticket was issued for another campaign")
-    await service.get_row(principal.workspace_id, campaign_id)  # 404 (close 4404) for another workspace's
+    try:
+        await service.get_row(principal.workspace_id, campaign_id)
+    except NotFound as exc:
+        # Accepted, then closed with 4404 (the WebSocket way of saying 404): refused at the handshake, a
+        # client could not tell "no such campaign here" from "bad credentials" (both 403).
+        await socket.accept()
+        await socket.close(code=NOT_FOUND_CLOSE, reason=exc.detail[:120])
+        return
     channels = socket.app.plugins.get(ChannelsPlugin)
     await socket.accept()
     subscriber = await channels.subscribe(f"{stats.CHANNEL_PREFIX}{campaign_id}")
