@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from backend.core.bulk import in_list
-from backend.core.database import transaction
+from backend.core.database import is_sqlite, transaction
 from backend.runs.flows import encode_event
 from backend.runs.tables import Run, RunEvent
 from flows.run import ButtonTap, Event, HttpResult, Reply, SendResult, TimerFired
@@ -68,9 +68,15 @@ async def fire_due_timers(now: datetime | None = None, limit: int = TIMER_BATCH)
     # one write lock even when nothing is due.
     if not await RunEvent.raw('SELECT 1 FROM "run_timers" WHERE fire_at <= {} LIMIT 1', moment):
         return []
+    # PostgreSQL: the due timers this poller moves are locked, and those another holds are skipped, so two
+    # workers' pollers (and a run's batch resetting its timer) take disjoint rows instead of deleting the
+    # same ones in different orders (a deadlock, then a retry). SQLite writes one transaction at a time.
+    skip = "" if is_sqlite() else " FOR UPDATE SKIP LOCKED"
     async with transaction():
         due = await RunEvent.raw(
-            'SELECT id FROM "run_timers" WHERE fire_at <= {} ORDER BY fire_at LIMIT {}', moment, limit
+            f'SELECT id FROM "run_timers" WHERE fire_at <= {{}} ORDER BY fire_at LIMIT {{}}{skip}',
+            moment,
+            limit,
         )
         if not due:
             return []
