@@ -69,7 +69,7 @@ shared by 16 chunks) would otherwise hold its claim for a minute: past its job's
 
 _CLAIMED = (
     "id, workspace, sender, contact, channel, address, kind, category, opted_in_only, text, template, buttons, "
-    "subject, html, attempts, campaign_id, run_id, "
+    "subject, html, media_url, attempts, campaign_id, run_id, "
     "(SELECT senders.updated_at FROM senders WHERE senders.id = messages.sender) AS sender_version"
 )
 """What a claim returns. ``sender_version`` (the sender's ``updated_at``, read in the claim's own statement
@@ -347,6 +347,7 @@ class Dispatcher:
             buttons=[Button(id=str(b["id"]), title=str(b["title"])) for b in buttons],
             subject=row["subject"],
             html=row["html"],
+            media_url=row["media_url"],
             unsubscribe_url=(
                 unsubscribe_url(row["workspace"], channel, row["address"])
                 if channel == "email" and marketing

@@ -77,3 +77,5 @@ class MessageOut(Output):
     delivered_at: datetime | None
     read_at: datetime | None
     failed_at: datetime | None
+    media_url: str | None = None
+    """The picture, video or document a flow step sent with the text."""

@@ -152,6 +152,7 @@ class Draft:
     buttons: list[dict] | None = None
     subject: str | None = None
     html: str | None = None
+    media_url: str | None = None
     category_id: int | None = None
     contact_id: int | None = None
     origin: str = "flow"
@@ -180,6 +181,7 @@ _BATCH_COLUMNS = [
     ("buttons", "json"),
     ("subject", "varchar"),
     ("html", "text"),
+    ("media_url", "text"),
     ("status", "varchar"),
     ("failure_reason", "varchar"),
     ("attempts", "integer"),
@@ -235,6 +237,7 @@ async def create_outbound_batch(
                     _json_text(draft.buttons or []),
                     draft.subject,
                     draft.html,
+                    draft.media_url,
                     FAILED if refused else QUEUED,
                     gate.OPTED_OUT if refused else None,
                     0,
@@ -578,6 +581,7 @@ def message_struct(row: dict[str, Any]) -> MessageOut:
         delivered_at=row["delivered_at"],
         read_at=row["read_at"],
         failed_at=row["failed_at"],
+        media_url=row.get("media_url"),
     )
 
 

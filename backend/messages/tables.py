@@ -60,6 +60,8 @@ class Message(Table, tablename="messages"):
     buttons = JSON(default=[])
     subject = Varchar(length=998, null=True, default=None)
     html = Text(null=True, default=None)
+    media_url = Text(null=True, default=None)
+    """A picture, video or document sent with the text (a flow step's media), by its public address."""
     button_id = Varchar(length=256, null=True, default=None)
     """Inbound: the id of the tapped button."""
     in_reply_to = BigInt(null=True, default=None)

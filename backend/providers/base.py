@@ -60,6 +60,8 @@ class Outgoing(msgspec.Struct, frozen=True, kw_only=True):
     """Email only."""
     html: str | None = None
     """Email only; ``text`` is the plain-text alternative."""
+    media_url: str | None = None
+    """A picture, video or document to send with the text (WhatsApp, Viber, email), by its public URL."""
     unsubscribe_url: str | None = None
     """Email marketing: the RFC 8058 one-click URL for List-Unsubscribe."""
     status_callback_url: str | None = None
@@ -206,3 +208,20 @@ class MalformedWebhook(ValueError):
 def header(headers: dict[str, Any], name: str) -> str | None:
     value = headers.get(name.lower())
     return None if value is None else str(value)
+
+
+VIDEO_SUFFIXES = (".mp4", ".3gp", ".mov")
+DOCUMENT_SUFFIXES = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".txt", ".csv", ".zip")
+
+
+def media_kind(url: str) -> str:
+    """``image``, ``video`` or ``document``, from the URL's path (a link with no telling suffix is taken
+    for a picture, the usual case of a marketing step's media)."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path.lower()
+    if path.endswith(VIDEO_SUFFIXES):
+        return "video"
+    if path.endswith(DOCUMENT_SUFFIXES):
+        return "document"
+    return "image"

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import html
 from email.message import EmailMessage
 from typing import ClassVar, Final
 
 import aiosmtplib
+import msgspec
 
-from backend.providers.base import Outgoing, SendResult, WithoutWebhooks
+from backend.providers.base import Outgoing, SendResult, WithoutWebhooks, media_kind
 from backend.providers.http import ProviderHttp
 from backend.senders.provider_config import SmtpConfig
 
@@ -54,8 +56,10 @@ class SmtpProvider(WithoutWebhooks):
         return f"<flowgate.{self.sender_id}.{message.message_id}@{domain}>"
 
     def build(self, message: Outgoing) -> EmailMessage:
-        if not message.text and not message.html:
+        if not message.text and not message.html and not message.media_url:
             raise ValueError("an email needs text or html")
+        if message.media_url:
+            message = with_media(message)
         mail = EmailMessage()
         sender_address = message.sender_address or self.address
         mail["From"] = email.utils.formataddr((self.config.from_name or "", sender_address))
@@ -171,3 +175,19 @@ class SmtpProvider(WithoutWebhooks):
                     await smtp.quit(timeout=2)
                 except (TimeoutError, aiosmtplib.SMTPException, OSError):
                     smtp.close()
+
+
+def with_media(message: Outgoing) -> Outgoing:
+    """The step's media in the email itself: a picture shown above the HTML (an HTML part is made from the
+    text when there is none), any other file linked; the plain-text part carries the link."""
+    url = message.media_url or ""
+    link = html.escape(url, quote=True)
+    if media_kind(url) == "image":
+        shown = f'<p><img src="{link}" alt="" style="max-width:100%;height:auto"></p>'
+    else:
+        shown = f'<p><a href="{link}">{link}</a></p>'
+    body = message.html or "".join(
+        f"<p>{html.escape(line)}</p>" for line in (message.text or "").splitlines()
+    )
+    text = f"{message.text}\n\n{url}" if message.text else url
+    return msgspec.structs.replace(message, html=shown + body, text=text)

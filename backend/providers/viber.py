@@ -28,6 +28,7 @@ from backend.providers.base import (
     WebhookReply,
     WebhookRequest,
     header,
+    media_kind,
 )
 from backend.providers.http import (
     NETWORK_ERRORS,
@@ -50,6 +51,7 @@ STATUS_EVENTS: Final[dict[str, DeliveryStatus]] = {
 }
 OPT_OUT_EVENTS: Final = frozenset({"unsubscribed", "blocked"})
 MAX_TEXT: Final = 7000
+MAX_CAPTION: Final = 768
 
 
 class ViberProvider:
@@ -74,10 +76,22 @@ class ViberProvider:
     # --- sending --------------------------------------------------------------------------------------
 
     def build_body(self, message: Outgoing) -> dict[str, Any]:
-        if not message.text:
-            raise ValueError("a Viber message needs text")
-        if len(message.text) > MAX_TEXT:
-            raise ValueError(f"Viber text is limited to {MAX_TEXT} characters")
+        """A ``text`` message, or a ``picture`` with the text as its caption; other media (Viber's video
+        and file messages need the file's size, which a link does not tell) go as their link under the
+        text."""
+        text = message.text or ""
+        picture = (
+            message.media_url if message.media_url and media_kind(message.media_url) == "image" else None
+        )
+        if message.media_url and picture is None:
+            text = f"{text}\n{message.media_url}" if text else message.media_url
+        if not text and picture is None:
+            raise ValueError("a Viber message needs text or a picture")
+        limit = MAX_CAPTION if picture else MAX_TEXT
+        if len(text) > limit:
+            raise ValueError(
+                f"Viber {'picture captions' if picture else 'text'} are limited to {limit} characters"
+            )
         sender: dict[str, str] = {"name": self.config.sender_name}
         if self.config.sender_avatar:
             sender["avatar"] = self.config.sender_avatar
@@ -86,8 +100,10 @@ class ViberProvider:
             "sender": sender,
             "tracking_data": message.callback_ref,
             "type": "text",
-            "text": message.text,
+            "text": text,
         }
+        if picture:
+            body.update(type="picture", media=picture)
         if message.buttons:
             buttons = [
                 {"ActionType": "reply", "ActionBody": button.id, "Text": button.title}

@@ -25,6 +25,7 @@ from backend.providers.base import (
     WebhookReply,
     WebhookRequest,
     header,
+    media_kind,
 )
 from backend.providers.http import (
     NETWORK_ERRORS,
@@ -42,6 +43,7 @@ OPTED_OUT_CODE: Final = 131050
 MAX_BUTTONS: Final = 3
 MAX_BUTTON_TITLE: Final = 20
 MAX_BUTTON_ID: Final = 256
+MAX_CAPTION: Final = 1024
 STATUSES: Final = frozenset({"sent", "delivered", "read", "failed"})
 
 
@@ -109,7 +111,8 @@ class WhatsAppCloudProvider:
 
 
 def build_body(message: Outgoing) -> dict[str, Any]:
-    """The ``/messages`` JSON for text, interactive reply buttons or a template; ValueError when the
+    """The ``/messages`` JSON for text, media (a link, with the text as its caption), interactive reply
+    buttons (under the media, as their header) or a template; ValueError when the
     message cannot be expressed (WhatsApp would refuse it anyway, with a vaguer error)."""
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
@@ -139,8 +142,23 @@ def build_body(message: Outgoing) -> dict[str, Any]:
             if not button.id or len(button.id) > MAX_BUTTON_ID:
                 raise ValueError(f"button id must be 1-{MAX_BUTTON_ID} characters")
         buttons = [{"type": "reply", "reply": {"id": b.id, "title": b.title}} for b in message.buttons]
-        interactive = {"type": "button", "body": {"text": message.text}, "action": {"buttons": buttons}}
+        interactive: dict[str, Any] = {
+            "type": "button",
+            "body": {"text": message.text},
+            "action": {"buttons": buttons},
+        }
+        if message.media_url:  # the picture (or video, document) above the text and its buttons
+            kind = media_kind(message.media_url)
+            interactive["header"] = {"type": kind, kind: {"link": message.media_url}}
         body.update(type="interactive", interactive=interactive)
+    elif message.media_url:
+        kind = media_kind(message.media_url)
+        media: dict[str, Any] = {"link": message.media_url}
+        if message.text:
+            if len(message.text) > MAX_CAPTION:
+                raise ValueError(f"a WhatsApp media caption is limited to {MAX_CAPTION} characters")
+            media["caption"] = message.text
+        body.update(type=kind, **{kind: media})
     elif message.text:
         body.update(type="text", text={"preview_url": False, "body": message.text})
     else:

@@ -496,6 +496,7 @@ class _Batch:
             text=(action.text or None) if template is None else None,
             template=template,
             buttons=[{"id": b.id, "title": b.title} for b in action.buttons] or None,
+            media_url=(action.media_url.strip() or None) if template is None else None,
             subject=_subject(work, action) if sender["channel"] == "email" else None,
             category_id=category if marketing else None,
             contact_id=work.row["contact"],

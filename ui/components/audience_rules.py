@@ -267,6 +267,8 @@ def message_body(message: dict[str, Any]) -> str:
         return f"Template {template.get('name')}" + (f" ({params})" if params else "")
     if message.get("button_id"):
         return f"Tapped the button “{message['button_id']}”"
+    if message.get("media_url"):
+        return ""  # the media alone, shown as its link
     return "(no text)"
 
 

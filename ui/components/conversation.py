@@ -176,7 +176,15 @@ class Conversation:
             ):
                 if message.get("subject"):
                     ui.label(message["subject"]).classes("font-semibold")
-                ui.label(message_body(message)).mark("message-text")
+                body = message_body(message)
+                if body:
+                    ui.label(body).mark("message-text")
+                if message.get("media_url"):
+                    with ui.row().classes("items-center gap-1 no-wrap text-xs opacity-90"):
+                        ui.icon("attachment", size="1rem")
+                        ui.link(_file_name(message["media_url"]), message["media_url"], new_tab=True).classes(
+                            "text-inherit underline truncate max-w-[16rem]"
+                        ).mark("message-media")
                 for button in message.get("buttons") or []:
                     ui.label(f"[{button.get('title', button.get('id'))}]").classes("text-xs opacity-80")
             with ui.row().classes("items-center gap-2 no-wrap"):
@@ -198,3 +206,11 @@ def _bubble_look(message: dict[str, Any]) -> str:
     if message["status"] == "failed":
         return "bg-red-50 text-red-900 border border-dashed border-red-300 rounded-br-sm"
     return "bg-indigo-600 text-white rounded-br-sm"
+
+
+def _file_name(url: str) -> str:
+    """The media's file name, as a link's words (the whole address when its path names none)."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    return name or url

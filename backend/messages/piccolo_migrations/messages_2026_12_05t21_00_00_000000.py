@@ -1,13 +1,14 @@
-"""``message_holds``: the campaigns whose messages may not leave now (paused), by id."""
+"""``message_holds``: the campaigns whose messages may not leave now (paused), by id; and
+``messages.media_url``: a flow step's picture, video or document, sent with its text."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import BigInt, Timestamptz
+from piccolo.columns.column_types import BigInt, Text, Timestamptz
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-12-05T21:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "message_holds: paused campaigns, so that no claimed or re-queued message of theirs leaves"
+DESCRIPTION = "message_holds (paused campaigns: none of their messages leaves); messages.media_url"
 
 
 async def forwards():
@@ -43,6 +44,26 @@ async def forwards():
         params={
             "default": TimestamptzNow(),
             "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+    manager.add_column(
+        table_class_name="Message",
+        tablename="messages",
+        column_name="media_url",
+        db_column_name="media_url",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,

@@ -104,3 +104,17 @@ async def test_login_when_a_username_is_set(fake_smtp_auth, provider_for):
     wrong = provider_for("smtp", fake_smtp_auth.config(password="wrong"), address="news@acme.example", id=8)
     result = await wrong.send(_email())
     assert (result.outcome, result.error_code) == ("rejected", "535")
+
+
+async def test_media_is_shown_in_the_html_and_linked_in_the_text(mailer, fake_smtp):
+    result = await mailer.send(_email(html=None, text="New in", media_url="https://cdn.example/new.jpg"))
+    assert result.outcome == "accepted"
+    mail = fake_smtp.messages[0].message
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in mail.walk()
+        if not part.is_multipart()
+    }
+    text, html = parts["text/plain"], parts["text/html"]
+    assert "New in" in text and "https://cdn.example/new.jpg" in text
+    assert '<img src="https://cdn.example/new.jpg"' in html and "<p>New in</p>" in html

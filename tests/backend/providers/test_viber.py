@@ -104,3 +104,15 @@ def test_unsubscribed_is_an_opt_out_and_other_events_are_ignored(viber):
     assert opt_out.from_address == "+351912000001"
     for event in ("subscribed", "conversation_started", "webhook"):
         assert viber.parse(webhook_request(wh.viber_event(event))) == []
+
+
+async def test_a_picture_goes_as_a_picture_message_and_other_media_as_a_link(viber, fake_providers):
+    await viber.send(outgoing(channel="viber", text="New in", media_url="https://cdn.example/new.jpg"))
+    await viber.send(outgoing(channel="viber", text="Watch", media_url="https://cdn.example/clip.mp4"))
+    picture, video = (request.body for request in fake_providers.sent("viber"))
+    assert (picture["type"], picture["media"], picture["text"]) == (
+        "picture",
+        "https://cdn.example/new.jpg",
+        "New in",
+    )
+    assert (video["type"], video["text"]) == ("text", "Watch\nhttps://cdn.example/clip.mp4")

@@ -231,3 +231,22 @@ def test_unreadable_body_is_malformed(whatsapp):
         whatsapp.parse(webhook_request(body=b"not json"))
     with pytest.raises(MalformedWebhook):
         whatsapp.parse(webhook_request(body=b'{"entry": [{"changes": [{"value": {"messages": [{}]}}]}]}'))
+
+
+async def test_media_goes_as_its_link_with_the_text_as_caption_or_above_the_buttons(whatsapp, fake_providers):
+    await whatsapp.send(outgoing(text="Our new range", media_url="https://cdn.example/spring.jpg"))
+    await whatsapp.send(outgoing(text="The catalogue", media_url="https://cdn.example/catalogue.pdf"))
+    await whatsapp.send(
+        outgoing(text="Want it?", media_url="https://cdn.example/clip.mp4", buttons=[Button("yes", "Yes")])
+    )
+    picture, document, with_buttons = (request.body for request in fake_providers.sent("whatsapp"))
+    assert picture["type"] == "image"
+    assert picture["image"] == {"link": "https://cdn.example/spring.jpg", "caption": "Our new range"}
+    assert document["type"] == "document"
+    assert document["document"] == {"link": "https://cdn.example/catalogue.pdf", "caption": "The catalogue"}
+    assert with_buttons["type"] == "interactive"
+    assert with_buttons["interactive"]["header"] == {
+        "type": "video",
+        "video": {"link": "https://cdn.example/clip.mp4"},
+    }
+    assert with_buttons["interactive"]["body"] == {"text": "Want it?"}
