@@ -22,6 +22,7 @@ from backend.inbound.runtime import NoRuntime, get_runtime, set_runtime
 from backend.messages import observers
 from backend.runs import engine, inbox, poison, service
 from backend.runs.flows import encode_event
+from backend.runs.reply_clock import ReplyClock
 from backend.runs.runtime import FlowRuntime
 from backend.runs.tables import Run
 from backend.workspaces.tables import Workspace
@@ -49,9 +50,9 @@ async def startup(ctx: dict[str, Any], stack: contextlib.AsyncExitStack) -> None
     if isinstance(get_runtime(), NoRuntime):  # a runtime installed on purpose (a test's) stays
         set_runtime(FlowRuntime(queue))
         stack.callback(set_runtime, None)
-    failures = SendFailures(queue)
-    observers.add(failures)
-    stack.callback(observers.remove, failures)
+    for observer in (SendFailures(queue), ReplyClock()):
+        observers.add(observer)
+        stack.callback(observers.remove, observer)
     if ctx.get(TICKERS_KEY, True):
 
         async def fire_timers() -> bool:
