@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 # text: core/text.py; time: core/schemas.py
 _NAMED_FIELD = re.compile(r"(?:unknown|missing required|text|time) field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required (query|header|cookie|path) parameter '([^']+)'")
+_LEADING_FIELD = re.compile(r"([a-z_][a-z0-9_]*(?:[.\[][a-z0-9_\]]+)*): (.+)", re.DOTALL)
+"""A service's sentence that starts with the field it is about ("name: another group is already …")."""
 
 
 class FieldProblem(msgspec.Struct, omit_defaults=True):
@@ -135,6 +138,8 @@ def _validation_problems(extra: Any) -> list[FieldProblem]:
 
 def handle_validation_exception(_: Request, exc: ValidationException) -> Response[Any]:
     problems = _validation_problems(exc.extra)
+    if not problems and (missing := _MISSING_PARAMETER.search(exc.detail or "")) is not None:
+        problems = [FieldProblem(missing[2], "is required", missing[1])]
     detail = "; ".join(f"{p.field}: {p.message}" for p in problems) if problems else exc.detail
     return _respond(ErrorBody(400, "validation_error", detail, problems))
 
@@ -154,7 +159,10 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[Any]:
 
 
 def handle_flowgate_error(_: Request, exc: FlowgateError) -> Response[Any]:
-    return _respond(ErrorBody(exc.status_code, exc.code, exc.detail, exc.problems))
+    problems = exc.problems
+    if not problems and (named := _LEADING_FIELD.fullmatch(exc.detail)) is not None:
+        problems = [FieldProblem(named[1], named[2], "body")]  # a 409 about one field names it too
+    return _respond(ErrorBody(exc.status_code, exc.code, exc.detail, problems))
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response[Any]:

@@ -42,3 +42,22 @@ async def test_a_missing_required_field_is_named(client, tenant):
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "name"
     assert "name" in response.json()["detail"]
+
+
+async def test_a_missing_query_parameter_is_named_with_its_source(client, tenant):
+    response = await client.get(
+        "/api/v1/optouts/check", params={"channel": "whatsapp"}, headers=tenant.headers()
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "address", "message": "is required", "source": "query"}]
+    assert response.json()["detail"] == "address: is required"
+
+
+async def test_a_conflict_about_one_field_names_it_in_errors_too(client, tenant):
+    first = await client.post("/api/v1/groups", json={"name": "Newsletter"}, headers=tenant.headers())
+    assert first.status_code == 201
+    again = await client.post("/api/v1/groups", json={"name": "Newsletter"}, headers=tenant.headers())
+    assert again.status_code == 409
+    assert again.json()["errors"] == [
+        {"field": "name", "message": "another group is already called 'Newsletter'", "source": "body"}
+    ]
