@@ -59,6 +59,27 @@ ALIASES = {
     "tag": "tags",
 }
 """Common spellings of the standard columns in exported spreadsheets (after snake_case)."""
+CONSENT_LIKE = frozenset(
+    {
+        "consent",
+        "marketing_consent",
+        "gdpr_consent",
+        "opt_in",
+        "optin",
+        "opted_in",
+        "marketing_opt_in",
+        "accepts_marketing",
+        "subscribed",
+        "opt_out",
+        "optout",
+        "opted_out",
+        "unsubscribed",
+        "do_not_contact",
+    }
+)
+"""Columns that look like a consent flag. A contacts import keeps no consent (the consent gate reads the
+opt-out list, fed by the opt-out import): stored silently as an attribute, a "no" would still be
+messaged. Such a column stops the import unless the column mapping names it on purpose."""
 
 
 def parse_column_mapping(text: str) -> dict[str, str | None]:
@@ -180,7 +201,16 @@ class ContactsImport(ImportKind):
         problems = []
         if "phone" not in columns and "email" not in columns:
             problems.append("the file needs a phone or an email column")
+        mapped = set((options.get("columns") or {}).values()) if isinstance(options, Mapping) else set()
         for column in columns:
+            if column in CONSENT_LIKE and column not in mapped:
+                problems.append(
+                    f"column {column!r} looks like marketing consent, which a contacts import does not record "
+                    "(it would be an attribute the consent gate never reads, and a 'no' would still be "
+                    "messaged): import who does not consent with the opt-out import (Opt-outs, Import), "
+                    "or name the column in the column mapping to keep it as an attribute or leave it out"
+                )
+                continue
             if column in STANDARD_COLUMNS or ignored(column):
                 continue
             try:

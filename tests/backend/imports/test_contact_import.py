@@ -227,6 +227,10 @@ async def test_a_group_deleted_before_the_job_runs_fails_the_import(client, tena
         (csv_bytes([["Email", "E-mail"], ["a@example.com", "b@example.com"]]), "appears twice"),
         (csv_bytes([["email", "", "city"], ["a@example.com", "", "x"]]), "column 2 has no name"),
         (csv_bytes([["email", "x" * 70], ["a@example.com", "1"]]), "cannot be an attribute"),
+        (
+            csv_bytes([["email", "Marketing consent"], ["a@example.com", "no"]]),
+            "looks like marketing consent",
+        ),
         ("email,name\na@example.com,Zoë\n".encode("latin-1"), "not UTF-8"),
         # In a data row an unclosed quote is that row's error (test_text_hygiene.py); in the header, fatal.
         (b'email,"name\na@example.com,x\n' + b"more,lines\n" * 120_000, "never closed"),
@@ -330,3 +334,12 @@ async def test_imports_are_listed_and_filtered(client, tenant, redis_url):
         await client.get("/api/v1/imports", params={"status": "completed"}, headers=tenant.headers())
     ).json()
     assert len(done["items"]) == 2
+
+
+async def test_a_consent_column_named_in_the_mapping_is_kept_as_an_attribute(client, tenant, redis_url):
+    """Said on purpose, a consent-looking column is the user's attribute; the opt-out list is untouched."""
+    data = csv_bytes([["email", "Consent"], ["a@example.com", "no"]])
+    done = await import_file(client, tenant, redis_url, data, columns='{"Consent": "crm_consent"}')
+    assert done["status"] == "completed" and done["created"] == 1, done
+    (contact,) = await _contacts(tenant)
+    assert contact["attributes"] == {"crm_consent": "no"}
