@@ -169,9 +169,11 @@ async def test_the_monitor_moves_with_the_campaign_without_a_reload(
     await see(user, marker="kpi-value-eligible", content="18")
     await see(user, marker="live-state", content="Live")
     await see(user, marker="kpi-value-sent", content="0")
+    assert only(user, marker="rate-chart").options["title"]["show"]  # "Nothing sent yet" over the chart
 
     await start_and_work(redis_url, campaign)  # the worker publishes; the api's socket pushes
     await see(user, marker="kpi-value-sent", content="18")
+    assert not only(user, marker="rate-chart").options["title"]["show"]
     await see(user, marker="campaign-status", content="Running")
     await see(user, marker="progress-text", content="18 of 18 contacts reached")
     editor = only(user, marker="flow-editor")

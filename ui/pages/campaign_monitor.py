@@ -318,6 +318,7 @@ class Monitor:
         series = minute_series(stats["per_minute"], datetime.now(UTC))
         self.rate_chart.options["xAxis"]["data"] = [label for label, _ in series]
         self.rate_chart.options["series"][0]["data"] = [value for _, value in series]
+        self.rate_chart.options["title"] = {**EMPTY_CHART, "show": not series}
         self.rate_chart.update()
         totals = stats["totals"]
         rows = funnel(self.campaign["allow_reentry"])
@@ -471,8 +472,18 @@ def _next_line(campaign: CampaignInfo) -> str:
     return ""
 
 
+EMPTY_CHART = {
+    "text": "Nothing sent yet",
+    "left": "center",
+    "top": "middle",
+    "textStyle": {"color": "#94a3b8", "fontSize": 13, "fontWeight": "normal"},
+}
+"""Said over an empty chart, so a new campaign's chart does not look broken."""
+
+
 def _rate_chart_options() -> dict[str, Any]:
     return {
+        "title": {**EMPTY_CHART, "show": True},
         "grid": {"left": 40, "right": 12, "top": 12, "bottom": 28},
         "tooltip": {"trigger": "axis"},
         "xAxis": {"type": "category", "data": []},
