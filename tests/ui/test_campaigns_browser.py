@@ -359,6 +359,19 @@ async def test_a_marketer_creates_a_campaign_by_mouse_and_keyboard(
     await expect(page.locator(".fg-edge-count")).to_have_count(5)  # every path, at 0 so far
     await page.wait_for_timeout(400)  # fitView's first frame
     await shoot("1-monitor-new")
+
+    # On a phone the list keeps the name clear of its status (the pill once covered it).
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(f"{live_ui}/campaigns")
+    name = page.get_by_role("link", name="Spring sale")
+    await expect(name).to_be_visible(timeout=WAIT_MS)
+    pill = page.locator(".rounded-full", has_text="Scheduled").first
+    cell_box = await name.locator("xpath=..").bounding_box()  # the name's column in the row
+    name_box, pill_box = await name.bounding_box(), await pill.bounding_box()
+    assert name_box["x"] + name_box["width"] <= pill_box["x"]
+    assert cell_box["width"] >= 120, cell_box  # room for a name, not a sliver its text spills out of
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await shoot("1-list-phone", full_page=False)
     assert page.errors == []
     noticed.judge()
 

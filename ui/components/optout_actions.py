@@ -33,9 +33,13 @@ def may_revoke(session: Session, entry: OptOutInfo) -> bool:
 def revoke_button(session: Session, entry: OptOutInfo, after: AfterRevoke, *, dense: bool = True) -> None:
     """The row's "Opt back in" action, or why it is not offered to a marketer."""
     if may_revoke(session, entry):
-        ui.button("Opt back in", icon="undo", on_click=lambda: confirm_revoke(session, entry, after)).props(
-            f"flat {'dense ' if dense else ''}no-caps no-wrap color=primary"
-        ).mark("opt-back-in")
+        # On a phone the words give way to the address the row is about; the button keeps its name.
+        with (
+            ui.button(icon="undo", on_click=lambda: confirm_revoke(session, entry, after))
+            .props(f'flat {"dense " if dense else ""}no-caps no-wrap color=primary aria-label="Opt back in"')
+            .mark("opt-back-in")
+        ):
+            ui.label("Opt back in").classes("ml-2 max-sm:hidden")
     elif entry["active"] and session.allows("marketer"):
         ui.icon("lock", size="1.1rem").classes("text-slate-400").tooltip(
             "The person opted out themselves; only an admin may opt them back in."

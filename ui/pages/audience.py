@@ -36,7 +36,7 @@ PATH = "/audience"
 COLUMNS = (
     ("Contact", "flex-1 min-w-0"),
     ("Tags", "w-48 max-md:hidden"),
-    ("Opted out on", "w-56"),
+    ("Opted out on", "w-56 max-sm:w-28"),
     ("Changed", "w-24 max-sm:hidden"),
 )
 DESCRIPTION = (
@@ -187,7 +187,7 @@ class ContactsPage:
         url = f"/audience/contacts/{contact['id']}"
         addresses = " · ".join(part for part in (contact["phone"], contact["email"]) if part)
         with ui.row().classes(ROW).mark("contact-row", f"contact-{contact['id']}"):
-            with ui.column().classes("flex-1 min-w-0 gap-0.5"):
+            with ui.column().classes("flex-1 min-w-0 gap-0.5 overflow-hidden"):
                 ui.link(contact["name"] or addresses, url).classes(
                     "block truncate font-medium text-slate-900 no-underline hover:text-primary"
                 ).mark("contact-link")
@@ -203,7 +203,7 @@ class ContactsPage:
                     ).tooltip(f"Only contacts tagged “{tag}”")
                 if len(contact["tags"]) > 4:
                     ui.label(f"+{len(contact['tags']) - 4}").classes("text-xs text-slate-500")
-            with ui.row().classes("w-56 gap-1"):
+            with ui.row().classes("w-56 max-sm:w-28 gap-1 overflow-hidden"):
                 opt_out_chips(contact.get("opt_outs") or [])
             changed, exact = relative_now(contact["updated_at"])
             ui.label(changed).classes("w-24 text-sm text-slate-500 max-sm:hidden").tooltip(exact)

@@ -37,7 +37,7 @@ COLUMNS = (
     ("Campaign", "flex-1 min-w-0"),
     ("Status", "w-24"),
     ("Period and plan", "w-56 max-lg:hidden"),
-    ("Sent", "w-16 text-right"),
+    ("Sent", "w-16 text-right max-sm:hidden"),
     ("", "w-8"),
 )
 
@@ -173,13 +173,13 @@ class CampaignsPage:
             f"{sender['name']} ({campaign['channel']})" if sender else campaign["channel"],
         ]
         with ui.row().classes(ROW).mark("campaign-row", f"campaign-{campaign['id']}"):
-            with ui.column().classes("flex-1 min-w-0 gap-0.5"):
+            with ui.column().classes("flex-1 min-w-0 gap-0.5 overflow-hidden"):
                 ui.link(campaign["name"], f"/campaigns/{campaign['id']}").classes(ROW_LINK).mark(
                     "campaign-link"
                 )
                 ui.label(" · ".join(parts)).classes("text-xs text-slate-500 truncate")
             ui.label(status_label(campaign["status"])).classes(
-                "w-24 text-center text-xs font-medium px-2 py-0.5 rounded-full "
+                "w-24 shrink-0 text-center text-xs font-medium px-2 py-0.5 rounded-full "
                 + STATUS_STYLE.get(campaign["status"], "")
             ).mark("campaign-status")
             with ui.column().classes("w-56 gap-0 max-lg:hidden"):
@@ -191,7 +191,7 @@ class CampaignsPage:
                 )
             self.sent_labels[campaign["id"]] = (
                 ui.label("—" if not campaign["started_at"] else "…")
-                .classes("w-16 text-right tabular-nums text-slate-700")
+                .classes("w-16 text-right tabular-nums text-slate-700 max-sm:hidden")
                 .mark("campaign-sent")
             )
             with (

@@ -49,9 +49,9 @@ COLUMNS = (
     ("Address", "flex-1 min-w-0"),
     ("Category and scope", "w-48 max-md:hidden"),
     ("Source", "w-40 max-lg:hidden"),
-    ("Valid", "w-56"),
+    ("Valid", "w-56 max-sm:w-28"),
     ("Created", "w-24 max-sm:hidden"),
-    ("", "w-36"),
+    ("", "w-36 max-sm:w-10"),
 )
 SEARCH_DELAY_S = 0.4
 """Typing an address pauses this long before the list is asked (one request per pause, not per key)."""
@@ -228,7 +228,7 @@ class OptOutsPage:
     def _row(self, entry: OptOutInfo, now: datetime) -> None:
         status = status_of(entry)
         with ui.row().classes(ROW).mark("optout-row", f"optout-{entry['id']}"):
-            with ui.column().classes("flex-1 min-w-0 gap-0.5"):
+            with ui.column().classes("flex-1 min-w-0 gap-0.5 overflow-hidden"):
                 with ui.row().classes("items-center gap-2 no-wrap min-w-0"):
                     ui.link(entry["address"], history_path(entry["channel"], entry["address"])).classes(
                         "font-mono text-sm font-medium text-slate-900 no-underline hover:text-primary truncate"
@@ -253,7 +253,7 @@ class OptOutsPage:
                 ui.label(entry["created_by"]).classes("text-xs text-slate-500 truncate").tooltip(
                     entry["created_by"]
                 )
-            with ui.column().classes("w-56 gap-0.5"):
+            with ui.column().classes("w-56 max-sm:w-28 gap-0.5 overflow-hidden"):
                 ui.label(STATUS_TEXT[status]).classes(
                     "self-start text-xs font-medium px-2 py-0.5 rounded-full " + STATUS_STYLE[status]
                 ).mark("optout-status")
@@ -262,9 +262,11 @@ class OptOutsPage:
             ui.label(relative).classes("w-24 text-sm text-slate-600 max-sm:hidden").tooltip(exact).mark(
                 "optout-created"
             )
-            with ui.row().classes("w-36 justify-end items-center gap-1 no-wrap"):
+            with ui.row().classes("w-36 max-sm:w-10 justify-end items-center gap-1 no-wrap"):
                 ui.button(
                     icon="history",
                     on_click=lambda e=entry: ui.navigate.to(history_path(e["channel"], e["address"])),
-                ).props("flat round dense color=grey-7").tooltip("History").mark("optout-history")
+                ).props("flat round dense color=grey-7").classes("max-sm:hidden").tooltip("History").mark(
+                    "optout-history"
+                )
                 revoke_button(self.session, entry, lambda _revoked: self.listing.reload())
