@@ -2,7 +2,8 @@
 backend/campaigns/states.py and through the API.
 
 Seed 001: only running campaigns can be suspended; resuming needs a new start time; only scheduled and
-paused campaigns can be modified; running ones cannot be deleted.
+paused campaigns can be modified; running ones cannot be deleted. And what a user of the best tools
+expects besides: any campaign not ended yet can be ended now, keeping its numbers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.backend.campaigns.helpers import (
     tick,
 )
 
-ACTIONS = ("suspend", "resume", "modify", "delete")
+ACTIONS = ("suspend", "resume", "modify", "delete", "end")
 STATES = ("scheduled", "running", "paused", "ended")
 
 # What the seed allows, written out by hand: (action, state) -> the state afterwards (None: refused,
@@ -46,6 +47,10 @@ TABLE: dict[tuple[str, str], str | None] = {
     ("delete", "running"): None,
     ("delete", "paused"): "gone",
     ("delete", "ended"): "gone",
+    ("end", "scheduled"): "ended",
+    ("end", "running"): "ended",
+    ("end", "paused"): "ended",
+    ("end", "ended"): None,
 }
 CASES = [pytest.param(action, state, id=f"{action}-{state}") for action in ACTIONS for state in STATES]
 
@@ -56,7 +61,13 @@ STATE_WORDS = {
     "paused": ("paused",),
     "ended": ("ended",),
 }
-VERBS = {"suspend": "suspended", "resume": "resumed", "modify": "modified", "delete": "deleted"}
+VERBS = {
+    "suspend": "suspended",
+    "resume": "resumed",
+    "modify": "modified",
+    "delete": "deleted",
+    "end": "ended",
+}
 
 
 def _why(detail: str) -> str:
@@ -119,6 +130,8 @@ async def _act(client, tenant, action: str, campaign: dict, new_start: str):
         return await client.post(f"{url}/resume", json={"start_at": new_start}, headers=headers)
     if action == "modify":
         return await client.patch(url, json={"name": "Renamed offer"}, headers=headers)
+    if action == "end":
+        return await client.post(f"{url}/end", headers=headers)
     return await client.delete(url, headers=headers)
 
 
