@@ -90,6 +90,10 @@ async def start_due(queue: Any, now: datetime) -> int:
                     Campaign.updated_at: now,
                 }
             ).where(Campaign.id == campaign_id)
+            if row["started_at"] is not None:
+                # Resumed: its messages may leave again. Dropped under the campaign's lock, so a suspend
+                # (which holds it too) comes wholly before or after.
+                await messages.drop_hold(campaign_id)
             await audit.record_system(
                 row["workspace"],
                 "campaign.started" if row["started_at"] is None else "campaign.restarted",
@@ -212,6 +216,11 @@ async def revive(queue: Any, now: datetime | None = None) -> dict[str, int]:
     )
     released = 0
     for row in holding:  # a resume whose release was cut short
+        async with transaction():
+            current = await locked(Campaign.select(Campaign.status).where(Campaign.id == row["id"])).first()
+            if current is None or current["status"] != "running":
+                continue  # suspended (or ended) since: its messages stay held
+            await messages.drop_hold(row["id"])
         released += await messages.release_campaign_messages(row["id"], queue, moment, suffix=bucket)
     return {"triggers": len(stale), "lanes": len(idle), "released": released}
 

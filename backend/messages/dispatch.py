@@ -20,6 +20,7 @@ write the outcomes back. At most once (invariant 3) and nothing lost (invariant 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import sqlite3
@@ -210,7 +211,15 @@ class Dispatcher:
         # The answers are in: write them even if the job is being cancelled, or sent messages would
         # end ``unknown``; a locked database is retried rather than losing what the providers said.
         observed = any(row["campaign_id"] is not None or row["run_id"] is not None for row in rows)
-        await asyncio.shield(self._write(settle, outcomes, observed))
+        try:
+            await asyncio.shield(self._write(settle, outcomes, observed))
+        except Exception:
+            # The answers could not be written: what never reached a provider goes back to the queue
+            # (left ``sending`` it would end ``unknown``, never sent); what did ends ``unknown``.
+            unstarted = [row["id"] for row in rows if row["id"] not in started]
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._write(release, unstarted))
+            raise
         for outcome in outcomes:
             self.counts[outcome.status] += 1
         await self._after(rows, outcomes, senders)
@@ -274,6 +283,7 @@ class Dispatcher:
         outcomes: list[Outcome] = []
         remaining = rows
         deadline = asyncio.get_running_loop().time() + RATE_WAIT_BUDGET_S
+        waited = False
         while remaining:
             granted, wait = (
                 await self.limiter.take(sender_id, rate, len(remaining))
@@ -281,6 +291,9 @@ class Dispatcher:
                 else (len(remaining), 0.0)
             )
             now_rows, remaining = remaining[:granted], remaining[granted:]
+            if now_rows and waited:
+                # Time passed since the chunk's checks: an opt-out or a pause meanwhile stops these.
+                now_rows = await self._recheck(now_rows, outcomes)
             if now_rows:
                 started.update(row["id"] for row in now_rows)
                 prepared = [(row, self._prepare(sender, row)) for row in now_rows]
@@ -297,21 +310,21 @@ class Dispatcher:
                 outcomes.extend(_handed_back(remaining, wait, rate))
                 break
             await asyncio.sleep(wait)
-            # Time passed since the chunk's checks: an opt-out or a pause meanwhile stops the rest.
-            remaining = await self._recheck(remaining, outcomes)
+            waited = True
         return outcomes
 
     async def _recheck(self, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> list[dict[str, Any]]:
         """The rows that may leave now: the consent gate and the campaign holds, checked again; the others'
         outcomes go to ``outcomes`` (opted out: failed; a paused campaign's: held, for its resume)."""
         blocked = await self._write(gated, rows, datetime.now(UTC))
-        paused = await self._write(holds, rows)
+        held = await self._write(holds, rows)
         kept: list[dict[str, Any]] = []
         for row in rows:
             if row["id"] in blocked:
                 outcomes.append(Outcome(row["id"], "failed", gate.OPTED_OUT))
-            elif row["campaign_id"] in paused:
-                outcomes.append(Outcome(row["id"], "held"))
+            elif row["campaign_id"] in held:
+                ended = held[row["campaign_id"]]  # its campaign ended or was deleted: it never leaves
+                outcomes.append(Outcome(row["id"], "failed", ended) if ended else Outcome(row["id"], "held"))
             else:
                 kept.append(row)
         return kept
@@ -491,10 +504,11 @@ async def gated(rows: list[dict[str, Any]], now: datetime, session: Any = None) 
 # --- the statements ----------------------------------------------------------------------------------
 
 
-async def holds(rows: list[dict[str, Any]], session: Any = None) -> set[int]:
-    """The paused campaigns among the rows' (no statement for a chunk of no campaign's messages)."""
+async def holds(rows: list[dict[str, Any]], session: Any = None) -> dict[int, str | None]:
+    """The held campaigns among the rows' (:func:`held_campaigns`); no statement for a chunk of no
+    campaign's messages."""
     campaigns = {row["campaign_id"] for row in rows if row["campaign_id"] is not None}
-    return await held_campaigns(campaigns, _raw(session)) if campaigns else set()
+    return await held_campaigns(campaigns, _raw(session)) if campaigns else {}
 
 
 def _id_among(ids: list[int], sqlite: bool) -> tuple[str, list[Any]]:

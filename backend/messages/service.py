@@ -350,19 +350,21 @@ async def hold_campaign_messages(campaign_id: int, now: datetime | None = None) 
 async def release_campaign_messages(
     campaign_id: int, queue: Any, now: datetime | None = None, *, suffix: str = ""
 ) -> int:
-    """Put a campaign's held messages back in the queue, due now, and enqueue them: a chunk per
-    transaction, so a crash half-way leaves the rest held for the next call (the campaigns sweeper
-    releases what a running campaign still holds). How many."""
+    """Put a campaign's held messages back in the queue, due now, and enqueue them, once its hold is
+    dropped (:func:`drop_hold`): a chunk per transaction, so a crash half-way leaves the rest held for the
+    next call (the campaigns sweeper releases what a running campaign still holds). How many."""
     moment = now or datetime.now(UTC)
-    await _drop_hold(campaign_id)
     released = 0
     while True:
         async with transaction():
+            # Nothing while the campaign is held again (suspended between two chunks).
             rows = await execute(
                 "UPDATE messages SET status = 'queued', next_attempt_at = {}, updated_at = {} "
-                f"WHERE id IN ({_HELD_CHUNK}) RETURNING id",
+                f"WHERE id IN ({_HELD_CHUNK}) "
+                "AND NOT EXISTS (SELECT 1 FROM message_holds h WHERE h.campaign_id = {}) RETURNING id",
                 moment,
                 moment,
+                campaign_id,
                 campaign_id,
             )
         await enqueue_sends(queue, [row["id"] for row in rows], suffix=suffix)
@@ -378,7 +380,15 @@ async def cancel_campaign_messages(campaign_id: int, reason: str, now: datetime 
     Observers hear of every one, in the caller's transaction. How many.
     """
     moment = now or datetime.now(UTC)
-    await _drop_hold(campaign_id)
+    # Marked ended rather than unheld: messages a chunk holds claimed right now, or hands back to the queue
+    # after this, fail with ``reason`` at its next check instead of leaving after the campaign ended.
+    await execute(
+        "INSERT INTO message_holds (campaign_id, held_at, ended_reason) VALUES ({}, {}, {}) "
+        "ON CONFLICT (campaign_id) DO UPDATE SET ended_reason = excluded.ended_reason",
+        campaign_id,
+        moment,
+        reason,
+    )
     cancelled = 0
     while True:
         rows = await execute(
@@ -413,19 +423,24 @@ async def cancel_campaign_messages(campaign_id: int, reason: str, now: datetime 
             return cancelled
 
 
-async def _drop_hold(campaign_id: int) -> None:
-    await execute("DELETE FROM message_holds WHERE campaign_id = {}", campaign_id)
+async def drop_hold(campaign_id: int) -> None:
+    """The campaign runs again: its messages may leave (:func:`release_campaign_messages` then requeues the
+    held ones). The caller holds the campaign's lock, so a suspend is wholly before or after. An ended
+    campaign's mark stays."""
+    await execute("DELETE FROM message_holds WHERE campaign_id = {} AND ended_reason IS NULL", campaign_id)
 
 
-async def held_campaigns(campaign_ids: set[int], raw: Any = None) -> set[int]:
-    """Which of these campaigns are held (paused) now: their messages must not leave."""
+async def held_campaigns(campaign_ids: set[int], raw: Any = None) -> dict[int, str | None]:
+    """The held ones among these campaigns: None for a paused campaign (its messages wait), the failure
+    reason for an ended or deleted one (its messages fail)."""
     if not campaign_ids:
-        return set()
+        return {}
     ids = sorted(campaign_ids)
     rows = await (raw or execute)(
-        f"SELECT campaign_id FROM message_holds WHERE campaign_id IN ({', '.join('{}' for _ in ids)})", *ids
+        f"SELECT campaign_id, ended_reason FROM message_holds WHERE campaign_id IN ({', '.join('{}' for _ in ids)})",
+        *ids,
     )
-    return {int(row["campaign_id"]) for row in rows}
+    return {int(row["campaign_id"]): row["ended_reason"] for row in rows}
 
 
 async def contact_for(workspace_id: int, channel: str, address: str) -> int | None:

@@ -97,7 +97,7 @@ class IdempotencyKey(Table, tablename="idempotency_keys"):
 
 
 class CampaignHold(Table, tablename="message_holds"):
-    """A campaign whose messages may not leave now (it is paused), known here by its id only.
+    """A campaign whose messages may not leave now (paused), or ever again (ended), known by its id only.
 
     Holding a paused campaign's queued messages (status ``held``) is not enough: a chunk may hold some of
     them claimed (``sending``) while it waits for its sender's rate, and a retry or a rate hand-back puts
@@ -107,3 +107,6 @@ class CampaignHold(Table, tablename="message_holds"):
 
     campaign_id = BigInt(primary_key=True)
     held_at = Timestamptz(default=TimestamptzNow())
+    ended_reason = Varchar(length=64, null=True, default=None)
+    """None: paused (its messages wait, ``held``). Set: the campaign ended or was deleted, and a message of
+    it that a chunk still holds, or hands back, fails with this reason instead of leaving."""

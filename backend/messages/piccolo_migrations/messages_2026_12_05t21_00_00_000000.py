@@ -1,8 +1,9 @@
-"""``message_holds``: the campaigns whose messages may not leave now (paused), by id; and
+"""``message_holds``: the campaigns whose messages may not leave now (paused) or ever again (ended), by
+id; and
 ``messages.media_url``: a flow step's picture, video or document, sent with its text."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import BigInt, Text, Timestamptz
+from piccolo.columns.column_types import BigInt, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
@@ -44,6 +45,27 @@ async def forwards():
         params={
             "default": TimestamptzNow(),
             "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+    manager.add_column(
+        table_class_name="CampaignHold",
+        tablename="message_holds",
+        column_name="ended_reason",
+        db_column_name="ended_reason",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,

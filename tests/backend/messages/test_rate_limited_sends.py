@@ -100,7 +100,7 @@ async def test_a_campaign_paused_while_its_chunk_waits_holds_the_rest_until_it_i
 ):
     """The messages domain knows the campaign by its id only: the hold is what the pause leaves for it."""
     from backend.core.queue import connect_queue
-    from backend.messages.service import hold_campaign_messages, release_campaign_messages
+    from backend.messages.service import drop_hold, hold_campaign_messages, release_campaign_messages
 
     sender = await _sender(client, tenant, fake_providers, rate=2)
     ids = await queued_messages(tenant.id, sender["id"], 5, first=11_000_000, campaign_id=777)
@@ -127,10 +127,44 @@ async def test_a_campaign_paused_while_its_chunk_waits_holds_the_rest_until_it_i
 
     queue = await connect_queue(redis_url)
     try:
-        assert await release_campaign_messages(777, queue) == 5 - sent_while_running  # resumed
+        assert await release_campaign_messages(777, queue) == 0  # still held: nothing leaves
+        await drop_hold(777)  # resumed (the campaign does it under its lock)
+        assert await release_campaign_messages(777, queue) == 5 - sent_while_running
     finally:
         await queue.aclose()
     await run_worker(redis_url)
     assert [(await message_row(message_id))["status"] for message_id in ids] == ["sent"] * 5
     reached = [request.body["to"] for request in fake_providers.sent("whatsapp")]
     assert len(reached) == len(set(reached)) == 5
+
+
+async def test_a_campaign_ended_while_its_chunk_waits_sends_nothing_more_now_or_later(
+    client, tenant, redis_url, fake_providers
+):
+    """Ended (or deleted) with messages claimed by a waiting chunk: they fail with the campaign's reason at
+    the chunk's next check, and what the chunk hands back fails when it is claimed again."""
+    from backend.messages.service import cancel_campaign_messages
+
+    sender = await _sender(client, tenant, fake_providers, rate=1)  # 5 messages need 4 s and more
+    ids = await queued_messages(tenant.id, sender["id"], 5, first=11_000_000, campaign_id=778)
+    await _enqueue(redis_url, ids)
+
+    worker = asyncio.create_task(run_worker(redis_url))
+    try:
+        for _ in range(200):
+            if len(fake_providers.sent("whatsapp")) >= 1:
+                break
+            await asyncio.sleep(0.02)
+        await cancel_campaign_messages(778, "campaign_ended")  # the campaign ends now
+        await asyncio.wait_for(worker, timeout=60)
+    finally:
+        if not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    sent = len(fake_providers.sent("whatsapp"))
+    assert sent in (1, 2)  # a second may have been on its way
+    rows = [await message_row(message_id) for message_id in ids]
+    assert [row["status"] for row in rows] == ["sent"] * sent + ["failed"] * (5 - sent)
+    assert {row["failure_reason"] for row in rows[sent:]} == {"campaign_ended"}
