@@ -67,11 +67,16 @@ def _friendly_errors(func: F) -> F:
 
 
 def _unreachable_database(exc: BaseException) -> bool:
-    """The configured database is not there (no server, no such database, refused login, a folder that
-    does not exist): a configuration problem, said in one line rather than a traceback."""
+    """The configured database cannot be reached or opened (no server, an unknown host, no such database, a
+    refused login, a file that cannot be opened): a configuration problem, said in one line rather than a
+    traceback. Anything else (a missing table, a failing migration) is a real error and keeps its
+    traceback."""
+    import socket
     import sqlite3
 
-    if isinstance(exc, OSError | sqlite3.OperationalError):
+    if isinstance(exc, sqlite3.OperationalError):
+        return "unable to open database file" in str(exc)
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror | TimeoutError):
         return True
     try:
         import asyncpg
