@@ -145,6 +145,8 @@ CHANNEL_LIMITS: dict[str, frozenset[str]] = {
     "email": frozenset({"buttons", "template"}),
 }
 """What a send's message cannot carry on each channel (templates are WhatsApp's own)."""
+MEDIA_CAPTION_LIMITS: dict[str, int] = {"whatsapp": 1024, "viber": 768}
+"""How long a media message's text (its caption) may be on each channel."""
 _CHANNEL_NAMES = {"whatsapp": "WhatsApp", "viber": "Viber", "sms": "SMS", "email": "Email"}
 
 _REPLY_OPERATORS = frozenset(get_args(ReplyOperator))
@@ -572,6 +574,8 @@ def _check_send(node: SendMessageNode, at: _At, context: _Context) -> None:
             "media_url",
         )
     _check_buttons(node, at)
+    if node.buttons and node.template is None and not node.text.strip():
+        at("missing_field", "buttons need a text above them; write the message's text.", "text")
     if node.buttons:
         _check_duration(at, node.reply_timeout, "reply_timeout", "the time to wait for a button tap")
     _check_reference(at, node.category_id, context.category_ids, "category_id", "marketing category")
@@ -621,6 +625,14 @@ def _check_channel(node: SendMessageNode, at: _At, channel: str | None) -> None:
             "unsupported_on_channel",
             f"{name} messages cannot carry media; send a link in the text.",
             "media_url",
+        )
+    caption = MEDIA_CAPTION_LIMITS.get(channel or "")
+    if caption and node.media_url.strip() and not node.buttons and len(node.text) > caption:
+        at(
+            "invalid_field",
+            f"with media the text is its caption, which {name} limits to {caption} characters; this one has "
+            f"{len(node.text)}. Shorten it, or send the media in a step of its own.",
+            "text",
         )
 
 

@@ -312,6 +312,20 @@ INVALID: list[Any] = [
         id="media_url_not_http",
     ),
     pytest.param(
+        lambda: flow(
+            send(text="", media_url="https://cdn.example.com/a.png", buttons=[Button(id="y", title="Yes")])
+        ),
+        {"channel": "whatsapp"},
+        {("m", "missing_field")},
+        id="media_with_buttons_and_no_text",
+    ),
+    pytest.param(
+        lambda: flow(send(text="x" * 800, media_url="https://cdn.example.com/a.png")),
+        {"channel": "viber"},
+        {("m", "invalid_field")},
+        id="media_caption_too_long_for_viber",
+    ),
+    pytest.param(
         lambda: flow(http(url="api.example.com/v1")), {}, {("h", "invalid_field")}, id="url_without_scheme"
     ),
     pytest.param(
