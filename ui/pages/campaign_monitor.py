@@ -116,6 +116,9 @@ class Monitor:
         self.audience_seen: tuple[int, ...] | None = None
         self.audience_later: asyncio.Task[None] | None = None
         self.header_later: asyncio.Task[None] | None = None
+        self.following = False
+        """The page follows the campaign (from :meth:`start`): only then are later reads planned, so a tab
+        closed while the page was still being built leaves no task behind."""
         self.feed_task: asyncio.Task[None] | None = None
         self.client = ui.context.client
         self.live_state: FeedState | None = None
@@ -190,7 +193,8 @@ class Monitor:
             when = _next_line(campaign)
             if when:
                 ui.label(when).classes("text-xs text-slate-500").mark("next-trigger")
-        self._plan_header_refresh()
+        if self.following:
+            self._plan_header_refresh()
 
     def _plan_header_refresh(self) -> None:
         """Read the campaign again just after the trigger (or start) its header announces, so "next
@@ -261,11 +265,14 @@ class Monitor:
         client.on_delete(self.stop)
 
     def _follow(self) -> None:
+        self.following = True
+        self._plan_header_refresh()  # also after a reconnect: stop() cancelled the one planned
         if self.feed_task is None or self.feed_task.done():
             feed = CampaignFeed(self.session.token, self.campaign["id"], self.show_stats, self.feed_state)
             self.feed_task = start_feed(feed)
 
     def stop(self) -> None:
+        self.following = False
         for task in (self.feed_task, self.audience_later, self.header_later):
             if task is not None and not task.done():
                 task.cancel()
