@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from tests.backend.messages.helpers import make_sender, message_row, queued_messages, run_worker
 
@@ -33,6 +34,24 @@ async def _enqueue(redis_url: str, ids: list[int]) -> None:
         await queue.aclose()
 
 
+async def _meanwhile(redis_url: str, fake, sent: int, act: Callable[[], Awaitable[object]]) -> None:
+    """Run the worker until the queue is empty; once the fake has ``sent`` requests, ``act`` (an opt-out,
+    a pause, an end) while the chunk waits for its sender's next token."""
+    worker = asyncio.create_task(run_worker(redis_url))
+    try:
+        for _ in range(200):
+            if len(fake.sent("whatsapp")) >= sent:
+                break
+            await asyncio.sleep(0.02)
+        await act()
+        await asyncio.wait_for(worker, timeout=60)
+    finally:
+        if not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+
 async def test_an_opt_out_recorded_while_the_chunk_waits_for_its_turn_stops_the_message(
     client, tenant, redis_url, fake_providers
 ):
@@ -43,22 +62,15 @@ async def test_an_opt_out_recorded_while_the_chunk_waits_for_its_turn_stops_the_
     last = await message_row(ids[-1])
     await _enqueue(redis_url, ids)
 
-    worker = asyncio.create_task(run_worker(redis_url))
-    try:
-        for _ in range(200):
-            if len(fake_providers.sent("whatsapp")) >= 2:
-                break
-            await asyncio.sleep(0.02)
-        # The chunk claimed and checked all five a moment ago; the last goes out in about 1.5 s.
-        await record_opt_out(
+    # The chunk claimed and checked all five a moment ago; the last goes out in about 1.5 s.
+    await _meanwhile(
+        redis_url,
+        fake_providers,
+        2,
+        lambda: record_opt_out(
             tenant.id, channel="whatsapp", address=last["address"], source="keyword", actor="test"
-        )
-        await asyncio.wait_for(worker, timeout=60)
-    finally:
-        if not worker.done():
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        ),
+    )
 
     reached = {request.body["to"].lstrip("+") for request in fake_providers.sent("whatsapp")}
     assert last["address"].lstrip("+") not in reached
@@ -106,19 +118,8 @@ async def test_a_campaign_paused_while_its_chunk_waits_holds_the_rest_until_it_i
     ids = await queued_messages(tenant.id, sender["id"], 5, first=11_000_000, campaign_id=777)
     await _enqueue(redis_url, ids)
 
-    worker = asyncio.create_task(run_worker(redis_url))
-    try:
-        for _ in range(200):
-            if len(fake_providers.sent("whatsapp")) >= 2:
-                break
-            await asyncio.sleep(0.02)
-        await hold_campaign_messages(777)  # the campaign is suspended
-        await asyncio.wait_for(worker, timeout=60)
-    finally:
-        if not worker.done():
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+    # The campaign is suspended while its chunk waits.
+    await _meanwhile(redis_url, fake_providers, 2, lambda: hold_campaign_messages(777))
 
     statuses = [(await message_row(message_id))["status"] for message_id in ids]
     sent_while_running = len(fake_providers.sent("whatsapp"))
@@ -149,19 +150,8 @@ async def test_a_campaign_ended_while_its_chunk_waits_sends_nothing_more_now_or_
     ids = await queued_messages(tenant.id, sender["id"], 5, first=11_000_000, campaign_id=778)
     await _enqueue(redis_url, ids)
 
-    worker = asyncio.create_task(run_worker(redis_url))
-    try:
-        for _ in range(200):
-            if len(fake_providers.sent("whatsapp")) >= 1:
-                break
-            await asyncio.sleep(0.02)
-        await cancel_campaign_messages(778, "campaign_ended")  # the campaign ends now
-        await asyncio.wait_for(worker, timeout=60)
-    finally:
-        if not worker.done():
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+    # The campaign ends while its chunk waits.
+    await _meanwhile(redis_url, fake_providers, 1, lambda: cancel_campaign_messages(778, "campaign_ended"))
 
     sent = len(fake_providers.sent("whatsapp"))
     assert sent in (1, 2)  # a second may have been on its way
