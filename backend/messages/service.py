@@ -19,7 +19,7 @@ import msgspec
 from backend.audience.tables import Contact
 from backend.consent import gate, rules
 from backend.consent.validation import lookup_address
-from backend.core.bulk import execute, insert_rows
+from backend.core.bulk import execute, in_list, insert_rows
 from backend.core.database import transaction
 from backend.core.errors import FieldProblem, InvalidInput
 from backend.messages import observers
@@ -437,7 +437,7 @@ async def held_campaigns(campaign_ids: set[int], raw: Any = None) -> dict[int, s
         return {}
     ids = sorted(campaign_ids)
     rows = await (raw or execute)(
-        f"SELECT campaign_id, ended_reason FROM message_holds WHERE campaign_id IN ({', '.join('{}' for _ in ids)})",
+        f"SELECT campaign_id, ended_reason FROM message_holds WHERE campaign_id IN ({in_list(len(ids))})",
         *ids,
     )
     return {int(row["campaign_id"]): row["ended_reason"] for row in rows}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -217,8 +218,6 @@ DOCUMENT_SUFFIXES = (".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", 
 def media_kind(url: str) -> str:
     """``image``, ``video`` or ``document``, from the URL's path (a link with no telling suffix is taken
     for a picture, the usual case of a marketing step's media)."""
-    from urllib.parse import urlsplit
-
     path = urlsplit(url).path.lower()
     if path.endswith(VIDEO_SUFFIXES):
         return "video"

@@ -41,6 +41,21 @@ async def _api(client: httpx.AsyncClient, tenant: Tenant, path: str) -> dict:
     return response.json()
 
 
+async def _running_on_its_monitor(
+    user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
+) -> dict:
+    """A campaign started and worked (its 18 messages sent), and the admin on its monitor."""
+    made = await _setup(client, tenant)
+    campaign = await create_campaign(
+        client, tenant, made["flow"]["id"], made["group"]["id"], made["sender"]["id"]
+    )
+    await start_and_work(redis_url, campaign)
+    await log_in_and_wait(
+        user, tenant.admin_email, tenant.admin_password, path=f"/login?next=/campaigns/{campaign['id']}"
+    )
+    return campaign
+
+
 async def test_the_list_shows_each_campaign_with_its_state_and_filters_by_status(
     user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
 ) -> None:
@@ -228,14 +243,7 @@ async def test_where_contacts_may_enter_again_the_monitor_counts_entries_and_fol
 async def test_suspend_resume_and_delete_from_the_monitor(
     user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
 ) -> None:
-    made = await _setup(client, tenant)
-    campaign = await create_campaign(
-        client, tenant, made["flow"]["id"], made["group"]["id"], made["sender"]["id"]
-    )
-    await start_and_work(redis_url, campaign)
-    await log_in_and_wait(
-        user, tenant.admin_email, tenant.admin_password, path=f"/login?next=/campaigns/{campaign['id']}"
-    )
+    campaign = await _running_on_its_monitor(user, tenant, client, redis_url)
     await see(user, marker="campaign-status", content="Running")
     await user.should_not_see(marker="campaign-delete")  # a running campaign cannot be deleted
 
@@ -266,14 +274,7 @@ async def test_suspend_resume_and_delete_from_the_monitor(
 async def test_ending_a_running_campaign_from_the_monitor_keeps_its_numbers(
     user: User, tenant: Tenant, client: httpx.AsyncClient, redis_url: str
 ) -> None:
-    made = await _setup(client, tenant)
-    campaign = await create_campaign(
-        client, tenant, made["flow"]["id"], made["group"]["id"], made["sender"]["id"]
-    )
-    await start_and_work(redis_url, campaign)
-    await log_in_and_wait(
-        user, tenant.admin_email, tenant.admin_password, path=f"/login?next=/campaigns/{campaign['id']}"
-    )
+    campaign = await _running_on_its_monitor(user, tenant, client, redis_url)
     await see(user, marker="kpi-value-sent", content="18")
 
     user.find(marker="campaign-end").click()

@@ -39,7 +39,7 @@ def action_buttons(
     for action in allowed_actions(campaign["status"]):
         label, icon = ACTION_LOOK[action]
         style = "flat dense no-caps" if dense else "outline no-caps"
-        color = "negative" if action in ("delete", "end") else "primary"
+        color = CONFIRMATIONS[action].color if action in CONFIRMATIONS else "primary"
         ui.button(
             label, icon=icon, on_click=lambda action=action: run_action(session, campaign, action, after)
         ).props(f"{style} color={color}").mark(f"campaign-{action}")
@@ -51,56 +51,10 @@ async def run_action(session: Session, campaign: CampaignInfo, action: str, afte
     client = ui.context.client
     if action == "modify":
         ui.navigate.to(f"/campaigns/{campaign['id']}/edit")
-    elif action == "suspend":
-        _confirm_suspend(client, session, campaign, after)
     elif action == "resume":
         _ask_resume(client, session, campaign, after)
-    elif action == "end":
-        _confirm_end(client, session, campaign, after)
-    elif action == "delete":
-        _confirm_delete(client, session, campaign, after)
-
-
-def _confirm_suspend(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
-    _confirm(
-        client,
-        session,
-        campaign,
-        after,
-        Confirmation(
-            action="suspend",
-            title=f"Suspend “{campaign['name']}”?",
-            text="No trigger fires and no further message of its flow is sent while it is paused; messages "
-            "already on their way may still arrive. Contacts keep their place in the flow and continue "
-            "where they stopped when you resume it at a new start time.",
-            button="Suspend",
-            icon="pause",
-            color="primary",
-            done="paused",
-        ),
-        lambda: api.suspend_campaign(session.token, campaign["id"]),
-    )
-
-
-def _confirm_end(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
-    _confirm(
-        client,
-        session,
-        campaign,
-        after,
-        Confirmation(
-            action="end",
-            title=f"End “{campaign['name']}” now?",
-            text="It ends as it would at its end time: no trigger fires again, messages not sent yet are "
-            "cancelled and contacts still in its flow stop there. Its statistics and report stay. It "
-            "cannot be started again; create a new campaign to send again.",
-            button="End now",
-            icon="stop_circle",
-            color="negative",
-            done="ended",
-        ),
-        lambda: api.end_campaign(session.token, campaign["id"]),
-    )
+    elif action in CONFIRMATIONS:
+        _confirm(client, session, campaign, after, CONFIRMATIONS[action])
 
 
 def _ask_resume(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
@@ -139,27 +93,6 @@ def _ask_resume(client: Client, session: Session, campaign: CampaignInfo, after:
     dialog.open()
 
 
-def _confirm_delete(client: Client, session: Session, campaign: CampaignInfo, after: AfterChange) -> None:
-    _confirm(
-        client,
-        session,
-        campaign,
-        after,
-        Confirmation(
-            action="delete",
-            title=f"Delete “{campaign['name']}”?",
-            text="Its schedule, statistics and report are deleted; messages not sent yet are cancelled and "
-            "contacts still in its flow stop there. Messages already sent stay in each contact's history. "
-            "This cannot be undone.",
-            button="Delete",
-            icon="delete",
-            color="negative",
-            done="deleted",
-        ),
-        lambda: api.delete_campaign(session.token, campaign["id"]),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Confirmation:
     """What a confirmation dialog says and does: its marker is ``{action}-dialog``, its button's
@@ -167,12 +100,56 @@ class Confirmation:
 
     action: str
     title: str
+    """With ``{name}``, the campaign's name."""
     text: str
     button: str
     icon: str
     color: str
     done: str
     """The campaign "is …" once it is done (the notice)."""
+    call: Callable[[str, int], Awaitable[CampaignInfo | None]]
+    """The API call, given the session's token and the campaign's id."""
+
+
+CONFIRMATIONS: dict[str, Confirmation] = {
+    "suspend": Confirmation(
+        action="suspend",
+        title="Suspend “{name}”?",
+        text="No trigger fires and no further message of its flow is sent while it is paused; messages "
+        "already on their way may still arrive. Contacts keep their place in the flow and continue "
+        "where they stopped when you resume it at a new start time.",
+        button="Suspend",
+        icon="pause",
+        color="primary",
+        done="paused",
+        call=api.suspend_campaign,
+    ),
+    "end": Confirmation(
+        action="end",
+        title="End “{name}” now?",
+        text="It ends as it would at its end time: no trigger fires again, messages not sent yet are "
+        "cancelled and contacts still in its flow stop there. Its statistics and report stay. It "
+        "cannot be started again; create a new campaign to send again.",
+        button="End now",
+        icon="stop_circle",
+        color="negative",
+        done="ended",
+        call=api.end_campaign,
+    ),
+    "delete": Confirmation(
+        action="delete",
+        title="Delete “{name}”?",
+        text="Its schedule, statistics and report are deleted; messages not sent yet are cancelled and "
+        "contacts still in its flow stop there. Messages already sent stay in each contact's history. "
+        "This cannot be undone.",
+        button="Delete",
+        icon="delete",
+        color="negative",
+        done="deleted",
+        call=api.delete_campaign,
+    ),
+}
+"""The actions that only need a yes (resume asks for a time, modify opens the form)."""
 
 
 def _confirm(
@@ -181,20 +158,20 @@ def _confirm(
     campaign: CampaignInfo,
     after: AfterChange,
     confirmation: Confirmation,
-    call: Callable[[], Awaitable[CampaignInfo | None]],
 ) -> None:
     with (
         transient_dialog() as dialog,
         ui.card().classes("w-[28rem] gap-3").mark(f"{confirmation.action}-dialog"),
     ):
-        ui.label(confirmation.title).classes("text-lg font-semibold")
+        ui.label(confirmation.title.format(name=campaign["name"])).classes("text-lg font-semibold")
         ui.label(confirmation.text).classes("text-sm text-slate-600")
         with ui.row().classes("w-full justify-end gap-2"):
             ui.button("Cancel", on_click=dialog.close).props("flat no-caps")
 
             async def confirmed() -> None:
                 dialog.close()
-                await _apply(client, session, campaign, after, call(), confirmation.done)
+                call = confirmation.call(session.token, campaign["id"])
+                await _apply(client, session, campaign, after, call, confirmation.done)
 
             ui.button(confirmation.button, icon=confirmation.icon, on_click=confirmed).props(
                 f"unelevated no-caps color={confirmation.color}"

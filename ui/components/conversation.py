@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from nicegui import ui
 
@@ -210,7 +211,5 @@ def _bubble_look(message: dict[str, Any]) -> str:
 
 def _file_name(url: str) -> str:
     """The media's file name, as a link's words (the whole address when its path names none)."""
-    from urllib.parse import urlsplit
-
     name = urlsplit(url).path.rsplit("/", 1)[-1]
     return name or url

@@ -470,13 +470,15 @@ def _announced(campaign: CampaignInfo) -> datetime | None:
 
 
 def _next_line(campaign: CampaignInfo) -> str:
+    """The header's line for :func:`_announced`'s moment, with the triggers fired so far."""
+    due = _announced(campaign)
+    if due is None:
+        return ""
     fired = f"{campaign['triggers_fired']} fired so far"
-    if campaign["status"] == "running" and campaign["next_trigger_at"]:
-        return f"Next trigger {short_time(campaign['next_trigger_at'])} UTC · {fired}"
-    if campaign["status"] == "scheduled":
-        starts = f"Starts {short_time(campaign['start_at'])} UTC"
-        return f"{starts} · {fired}" if campaign["triggers_fired"] else starts
-    return ""
+    if campaign["status"] == "running":
+        return f"Next trigger {short_time(due.isoformat())} UTC · {fired}"
+    starts = f"Starts {short_time(due.isoformat())} UTC"
+    return f"{starts} · {fired}" if campaign["triggers_fired"] else starts
 
 
 EMPTY_CHART = {
